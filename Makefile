@@ -1,0 +1,42 @@
+# The two commands of the README: `make demo` and `make test`. Both set everything up first
+# and are idempotent: a second run reuses the venv and the recipe skips finished stages.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := $(CURDIR)/venv
+PY := $(VENV)/bin/python
+TORCH_VERSION ?= 2.13.0
+DEB_PACKAGES := espeak-ng sox flac libsndfile1
+
+.PHONY: all setup system-deps venv demo test clean
+
+all: setup
+
+setup: system-deps venv
+
+# Debian packages the recipe calls (espeak-ng for the demo corpora, sox for resampling pipes).
+system-deps:
+	@missing=""; for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing Debian packages:$$missing"; \
+	  sudo=""; [ "$$(id -u)" -ne 0 ] && sudo=sudo; \
+	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: setup.py
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	# torch first, pinned: a plain `torch` requirement would pull a multi-GB CUDA build
+	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install -q torch==$(TORCH_VERSION)
+	$(PY) -m pip install -q -e '.[test]'
+	touch $@
+
+demo: setup
+	cd egs/aesrc && ./run.sh
+
+test: setup
+	$(PY) -m pytest -q tests
+
+clean:
+	rm -rf $(VENV) *.egg-info

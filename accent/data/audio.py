@@ -1,0 +1,106 @@
+"""Reading and checking audio with a real audio library (libsndfile via soundfile).
+
+Corpus files are checked from their headers at data preparation (fast, so a bad
+file is reported before hours of feature extraction); features then decode
+every sample, which catches what a header cannot show (a truncated FLAC).
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import shlex
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional, Tuple
+
+import numpy as np
+import soundfile as sf
+
+# libsndfile's header log says "data : 32000 (should be 15978)" when the file
+# ends before the data chunk does.
+_DATA_SIZE = re.compile(r"^data\s*:\s*(\d+)\s*\(should be (\d+)\)", re.MULTILINE)
+
+
+class AudioError(ValueError):
+    """An audio file cannot be used; the message names the file and the reason."""
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    path: str
+    sample_rate: int
+    channels: int
+    frames: int
+
+    @property
+    def duration(self) -> float:
+        return self.frames / self.sample_rate
+
+
+def probe_audio(path: Path) -> AudioInfo:
+    """Header information of an audio file; raises :class:`AudioError` naming the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise AudioError(f"{path}: missing audio file")
+    if path.stat().st_size == 0:
+        raise AudioError(f"{path}: empty audio file")
+    try:
+        info = sf.info(str(path))
+    except (sf.LibsndfileError, RuntimeError) as e:
+        raise AudioError(f"{path}: unreadable audio ({e})") from None
+    m = _DATA_SIZE.search(info.extra_info or "")
+    if m and int(m.group(2)) < int(m.group(1)):
+        raise AudioError(
+            f"{path}: truncated audio (header promises {m.group(1)} data bytes, file holds {m.group(2)})"
+        )
+    if info.frames <= 0:
+        raise AudioError(f"{path}: audio has no samples")
+    return AudioInfo(str(path), int(info.samplerate), int(info.channels), int(info.frames))
+
+
+def format_problem(info: AudioInfo, sample_rate: int) -> Optional[str]:
+    """Why a readable file does not fit the corpus format (None when it fits)."""
+    problems = []
+    if info.sample_rate != sample_rate:
+        problems.append(f"sample rate {info.sample_rate} Hz, expected {sample_rate} Hz")
+    if info.channels != 1:
+        problems.append(f"{info.channels} channels, expected mono")
+    return "; ".join(problems) or None
+
+
+def conversion_command(path: str, sample_rate: int) -> str:
+    """A wav.scp pipe that resamples and down-mixes with sox (Kaldi's convention)."""
+    return f"sox {shlex.quote(path)} -t wav -r {sample_rate} -c 1 -b 16 - |"
+
+
+def read_wav_scp_entry(entry: str) -> Tuple[np.ndarray, int]:
+    """Decode a wav.scp value (a path, or a command ending in ``|``) to mono float32 in [-1, 1].
+
+    Raises :class:`AudioError` naming the entry when it cannot be decoded or holds
+    several channels (data preparation turns those into explicit sox pipes).
+    """
+    entry = entry.strip()
+    try:
+        if entry.endswith("|"):
+            proc = subprocess.run(entry[:-1], shell=True, capture_output=True, check=False)
+            if proc.returncode != 0:
+                err = proc.stderr.decode(errors="replace").strip()
+                raise AudioError(f"{entry}: command failed with code {proc.returncode}: {err}")
+            samples, rate = sf.read(io.BytesIO(proc.stdout), dtype="float32", always_2d=True)
+        else:
+            with sf.SoundFile(entry) as f:
+                expected = f.frames
+                samples = f.read(dtype="float32", always_2d=True)
+                rate = f.samplerate
+            # a truncated FLAC decodes fewer samples than its header promises
+            if samples.shape[0] < expected:
+                raise AudioError(f"{entry}: truncated audio (decoded {samples.shape[0]} of {expected} samples)")
+    except (sf.LibsndfileError, RuntimeError) as e:
+        raise AudioError(f"{entry}: cannot decode audio ({e})") from None
+    if samples.shape[1] != 1:
+        raise AudioError(f"{entry}: {samples.shape[1]} channels, expected mono")
+    if samples.shape[0] == 0:
+        raise AudioError(f"{entry}: audio has no samples")
+    return samples[:, 0], int(rate)

@@ -1,0 +1,248 @@
+"""Kaldi data directories: the common language between recipe stages.
+
+A data directory holds one-line-per-key text files sorted in C-locale order:
+``wav.scp``, ``text``, ``utt2spk``, ``spk2utt``, ``utt2accent``, ``utt2dur``,
+``feats.scp``, ``utt2num_frames``, ``text.phn``. Utterance IDs start with the
+speaker ID so that sorting keeps a speaker's utterances together.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Dict, Iterable, List, Mapping, Optional, Sequence
+
+# Files keyed by utterance ID (there are no segments: one recording per utterance).
+UTT_FILES = (
+    "wav.scp",
+    "text",
+    "utt2spk",
+    "utt2accent",
+    "utt2dur",
+    "feats.scp",
+    "utt2num_frames",
+    "text.phn",
+)
+
+
+class DataDirError(ValueError):
+    """A data directory or one of its files is malformed; the message names the file."""
+
+
+def read_mapping(path: os.PathLike, allow_empty_value: bool = False) -> Dict[str, str]:
+    """Read ``key value...`` lines into an ordered dict (value = rest of the line)."""
+    path = Path(path)
+    out: Dict[str, str] = {}
+    with open(path, encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            line = line.rstrip("\n")
+            if not line.strip():
+                raise DataDirError(f"{path}:{lineno}: empty line")
+            key, _, value = line.partition(" ")
+            value = value.strip()
+            if not value and not allow_empty_value:
+                raise DataDirError(f"{path}:{lineno}: key {key!r} has no value")
+            if key in out:
+                raise DataDirError(f"{path}:{lineno}: duplicate key {key!r}")
+            out[key] = value
+    return out
+
+
+def read_list(path: os.PathLike) -> List[str]:
+    """Read one item per line, ignoring blank lines and ``#`` comments."""
+    items = []
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            line = line.split("#", 1)[0].strip()
+            if line:
+                items.append(line)
+    return items
+
+
+def write_text_atomic(path: os.PathLike, content: str) -> None:
+    """Write a file so that a reader never sees it half-written (temp file + rename)."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(content)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def write_mapping(path: os.PathLike, mapping: Mapping[str, object], sort: bool = True) -> None:
+    """Write ``key value`` lines, sorted by key in C-locale (byte) order."""
+    keys: Iterable[str] = sorted(mapping, key=_c_order) if sort else mapping
+    write_text_atomic(path, "".join(f"{k} {mapping[k]}\n" for k in keys))
+
+
+def write_list(path: os.PathLike, items: Sequence[str]) -> None:
+    write_text_atomic(path, "".join(f"{x}\n" for x in items))
+
+
+def _c_order(key: str) -> bytes:
+    return key.encode("utf-8")
+
+
+def utt2spk_to_spk2utt(utt2spk: Mapping[str, str]) -> Dict[str, str]:
+    spk2utts: Dict[str, List[str]] = {}
+    for utt in sorted(utt2spk, key=_c_order):
+        spk2utts.setdefault(utt2spk[utt], []).append(utt)
+    return {spk: " ".join(utts) for spk, utts in spk2utts.items()}
+
+
+def write_data_dir(
+    data_dir: os.PathLike,
+    files: Mapping[str, Mapping[str, object]],
+    labels: Optional[Sequence[str]] = None,
+) -> None:
+    """Write a data directory from per-utterance mappings and derive ``spk2utt``.
+
+    ``files`` maps a file name (``wav.scp``, ``text``, ``utt2spk``...) to its
+    contents. ``labels``, when given, is the accent label set in scoring order,
+    stored as ``data_dir/accents`` so that the label set travels with the data.
+    """
+    data_dir = Path(data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    for name, mapping in files.items():
+        write_mapping(data_dir / name, mapping)
+    if "utt2spk" in files:
+        write_mapping(data_dir / "spk2utt", utt2spk_to_spk2utt(files["utt2spk"]))
+    if labels is not None:
+        write_list(data_dir / "accents", labels)
+
+
+def validate_data_dir(
+    data_dir: os.PathLike,
+    require: Sequence[str] = ("wav.scp", "utt2spk", "spk2utt"),
+) -> int:
+    """Check a data directory as Kaldi's ``validate_data_dir.sh`` does.
+
+    Every file present must be sorted, free of duplicates and cover exactly the
+    utterances of ``utt2spk``; ``spk2utt`` must be the inverse of ``utt2spk``;
+    utterance IDs must start with their speaker ID. Raises :class:`DataDirError`
+    listing every problem found; returns the number of utterances.
+    """
+    data_dir = Path(data_dir)
+    problems: List[str] = []
+    for name in require:
+        if not (data_dir / name).is_file():
+            problems.append(f"{data_dir / name}: missing")
+    if problems:
+        raise DataDirError(f"invalid data dir {data_dir}:\n  " + "\n  ".join(problems))
+
+    utt2spk = _read_checked(data_dir / "utt2spk", problems)
+    utts = set(utt2spk)
+    for utt, spk in utt2spk.items():
+        if not utt.startswith(spk):
+            problems.append(f"{data_dir / 'utt2spk'}: utterance {utt} does not start with its speaker ID {spk}")
+            break
+    for name in UTT_FILES:
+        path = data_dir / name
+        if name == "utt2spk" or not path.is_file():
+            continue
+        keys = set(_read_checked(path, problems, allow_empty_value=(name in ("text", "text.phn"))))
+        missing, extra = utts - keys, keys - utts
+        if missing:
+            problems.append(f"{path}: {len(missing)} utterances of utt2spk missing, e.g. {sorted(missing)[0]}")
+        if extra:
+            problems.append(f"{path}: {len(extra)} utterances not in utt2spk, e.g. {sorted(extra)[0]}")
+    spk2utt_path = data_dir / "spk2utt"
+    if spk2utt_path.is_file():
+        spk2utt = _read_checked(spk2utt_path, problems)
+        if spk2utt != utt2spk_to_spk2utt(utt2spk):
+            problems.append(f"{spk2utt_path}: not the inverse of utt2spk (run utils/fix_data_dir.sh)")
+    accents_path = data_dir / "accents"
+    if (data_dir / "utt2accent").is_file() and accents_path.is_file():
+        labels = set(read_list(accents_path))
+        used = set(read_mapping(data_dir / "utt2accent").values())
+        if used - labels:
+            problems.append(f"{data_dir / 'utt2accent'}: labels {sorted(used - labels)} not listed in {accents_path}")
+    if problems:
+        raise DataDirError(f"invalid data dir {data_dir}:\n  " + "\n  ".join(problems))
+    return len(utts)
+
+
+def _read_checked(path: Path, problems: List[str], allow_empty_value: bool = False) -> Dict[str, str]:
+    try:
+        mapping = read_mapping(path, allow_empty_value=allow_empty_value)
+    except DataDirError as e:
+        problems.append(str(e))
+        return {}
+    keys = list(mapping)
+    if keys != sorted(keys, key=_c_order):
+        problems.append(f"{path}: not sorted in C-locale order")
+    return mapping
+
+
+def subset_data_dir(src: os.PathLike, dst: os.PathLike, utts: Iterable[str]) -> None:
+    """Write ``dst`` with the given utterances of ``src`` (every per-utterance file is filtered)."""
+    src, dst = Path(src), Path(dst)
+    keep = set(utts)
+    dst.mkdir(parents=True, exist_ok=True)
+    files = {}
+    for name in UTT_FILES:
+        if (src / name).is_file():
+            mapping = read_mapping(src / name, allow_empty_value=True)
+            files[name] = {k: v for k, v in mapping.items() if k in keep}
+    write_data_dir(dst, files)
+    if (src / "accents").is_file():
+        shutil.copyfile(src / "accents", dst / "accents")
+
+
+def fix_data_dir(data_dir: os.PathLike) -> int:
+    """Keep the utterances present in every per-utterance file, sort, and rebuild ``spk2utt``.
+
+    As Kaldi's ``fix_data_dir.sh``; the utterances removed are listed in
+    ``data_dir/.backup/removed`` so that nothing disappears silently.
+    """
+    data_dir = Path(data_dir)
+    present = {n: read_mapping(data_dir / n, allow_empty_value=True) for n in UTT_FILES if (data_dir / n).is_file()}
+    if "utt2spk" not in present:
+        raise DataDirError(f"{data_dir / 'utt2spk'}: missing")
+    keep = set.intersection(*(set(m) for m in present.values()))
+    removed = sorted(set.union(*(set(m) for m in present.values())) - keep)
+    if removed:
+        backup = data_dir / ".backup"
+        backup.mkdir(exist_ok=True)
+        write_list(backup / "removed", removed)
+    write_data_dir(data_dir, {n: {k: v for k, v in m.items() if k in keep} for n, m in present.items()})
+    return len(keep)
+
+
+def split_data_dir(data_dir: os.PathLike, nj: int) -> List[Path]:
+    """Split into ``data_dir/split<nj>/{1..nj}`` by speaker, as Kaldi's ``split_data.sh``.
+
+    Speakers are kept whole and assigned in order so that each split has about
+    the same number of utterances. An existing split is reused when it is newer
+    than ``utt2spk``, so a rerun does not rewrite it.
+    """
+    data_dir = Path(data_dir)
+    split_root = data_dir / f"split{nj}"
+    parts = [split_root / str(j) for j in range(1, nj + 1)]
+    stamp = split_root / ".done"
+    if stamp.is_file() and stamp.stat().st_mtime >= (data_dir / "utt2spk").stat().st_mtime:
+        return parts
+    spk2utt = read_mapping(data_dir / "spk2utt")
+    if len(spk2utt) < nj:
+        raise DataDirError(f"{data_dir}: cannot split {len(spk2utt)} speakers into {nj} jobs; use a smaller --nj")
+    total = sum(len(u.split()) for u in spk2utt.values())
+    groups: List[List[str]] = [[] for _ in range(nj)]
+    done, j = 0, 0
+    speakers = list(spk2utt.items())
+    for i, (spk, utts) in enumerate(speakers):
+        groups[j].extend(utts.split())
+        done += len(utts.split())
+        left_spk = len(speakers) - i - 1
+        # move on once this split has its share, keeping one speaker for each later split
+        if j < nj - 1 and (done >= total * (j + 1) / nj or left_spk <= nj - 1 - j):
+            j += 1
+    if stamp.exists():
+        stamp.unlink()
+    for part, utts in zip(parts, groups):
+        if part.exists():
+            shutil.rmtree(part)
+        subset_data_dir(data_dir, part, utts)
+    stamp.touch()
+    return parts

@@ -1,0 +1,131 @@
+"""LibriSpeech → Kaldi data directories, through lhotse's ``prepare_librispeech``.
+
+Layout: ``<root>/<part>/<spk>/<chapter>/<spk>-<chapter>-<NNNN>.flac`` and
+``<spk>-<chapter>.trans.txt`` with ``<utt> UPPER CASE TEXT`` lines.
+
+lhotse skips a listed but missing FLAC with only a log warning and stops at the
+first unreadable one, so every listed file is checked here first: all bad files
+are reported together, or with ``skip_bad`` lhotse is run on a symlinked view
+of the corpus without them.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from pathlib import Path
+from concurrent.futures import ThreadPoolExecutor
+from typing import Dict, List, Mapping, Optional, Tuple
+
+from accent.data.audio import AudioError, format_problem, probe_audio
+from accent.data.kaldi_dir import validate_data_dir, write_data_dir
+from accent.data.problems import CorpusError, Problem, raise_unless_skipping, write_bad_utts
+from accent.text.normalize import normalize_transcript
+
+log = logging.getLogger(__name__)
+
+
+def list_part(part_dir: Path) -> Tuple[Dict[str, Path], List[Problem]]:
+    """The utterances the transcripts of one part promise, and the lines that are malformed."""
+    utts: Dict[str, Path] = {}
+    problems: List[Problem] = []
+    trans_files = sorted(part_dir.rglob("*.trans.txt"))
+    if not trans_files:
+        raise CorpusError(f"{part_dir}: no *.trans.txt files (is this a LibriSpeech part?)")
+    for trans in trans_files:
+        for lineno, line in enumerate(trans.read_text(encoding="utf-8").splitlines(), 1):
+            utt, _, text = line.strip().partition(" ")
+            if not utt:
+                continue
+            if not text.strip():
+                problems.append(Problem(utt, trans, f"line {lineno}: empty transcript"))
+            elif utt in utts:
+                problems.append(Problem(utt, trans, f"line {lineno}: duplicate utterance ID {utt}"))
+            utts[utt] = trans.parent / f"{utt}.flac"
+    return utts, problems
+
+
+def check_part(utts: Mapping[str, Path], sample_rate: int, num_jobs: int) -> List[Problem]:
+    """Read every audio header (in threads: it is I/O) and return the bad files."""
+
+    def check(item: Tuple[str, Path]) -> Optional[Problem]:
+        utt, path = item
+        try:
+            why = format_problem(probe_audio(path), sample_rate)
+        except AudioError as e:
+            why = str(e).split(": ", 1)[1]
+        return Problem(utt, path, why) if why else None
+
+    with ThreadPoolExecutor(max(1, num_jobs) * 4) as ex:
+        return [p for p in ex.map(check, utts.items()) if p is not None]
+
+
+def make_view(corpus_dir: Path, view_dir: Path, parts: List[str], bad: set) -> None:
+    """A symlinked copy of the corpus without the bad utterances (lhotse reads only what is listed)."""
+    if view_dir.exists():
+        shutil.rmtree(view_dir)
+    for part in parts:
+        for trans in sorted((corpus_dir / part).rglob("*.trans.txt")):
+            dst = view_dir / trans.relative_to(corpus_dir)
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            kept = [line for line in trans.read_text(encoding="utf-8").splitlines() if line.split(" ", 1)[0] not in bad]
+            dst.write_text("".join(f"{line}\n" for line in kept), encoding="utf-8")
+            for line in kept:
+                utt = line.split(" ", 1)[0]
+                (dst.parent / f"{utt}.flac").symlink_to((trans.parent / f"{utt}.flac").resolve())
+
+
+def prepare_librispeech_dirs(
+    corpus_dir: Path,
+    out_dir: Path,
+    parts: Mapping[str, str],
+    manifest_dir: Path,
+    sample_rate: int = 16000,
+    skip_bad: bool = False,
+    num_jobs: int = 4,
+) -> Dict[str, Path]:
+    """Write the data directories: ``parts`` maps a part name to the set it joins (several parts may share one)."""
+    from lhotse.recipes import prepare_librispeech  # heavy import, only for this stage
+
+    corpus_dir, out_dir, manifest_dir = Path(corpus_dir), Path(out_dir), Path(manifest_dir)
+    expected: Dict[str, Dict[str, Path]] = {}
+    problems: List[Problem] = []
+    for part in parts:
+        if not (corpus_dir / part).is_dir():
+            raise CorpusError(f"{corpus_dir / part}: LibriSpeech part not found")
+        expected[part], bad_lines = list_part(corpus_dir / part)
+        problems += bad_lines + check_part(expected[part], sample_rate, num_jobs)
+    raise_unless_skipping(problems, str(corpus_dir), skip_bad)
+    bad = {p.utt_id for p in problems}
+    source = corpus_dir
+    if bad:
+        source = manifest_dir / "corpus_view"
+        make_view(corpus_dir, source, list(parts), bad)
+    # lhotse reuses manifests it finds in output_dir; they are rebuilt when the stage reruns from scratch
+    manifests = prepare_librispeech(source, dataset_parts=list(parts), output_dir=manifest_dir, num_jobs=num_jobs)
+
+    sets: Dict[str, List[str]] = {}
+    for part, name in parts.items():
+        sets.setdefault(name, []).append(part)
+    written = {}
+    for name, set_parts in sets.items():
+        sups = [s for part in set_parts for s in manifests[part]["supervisions"]]
+        recs = [r for part in set_parts for r in manifests[part]["recordings"]]
+        got = {s.id for s in sups}
+        want = {u for part in set_parts for u in expected[part]} - bad
+        if got != want:
+            lost = sorted(want - got)[:5]
+            raise CorpusError(f"{corpus_dir}: lhotse prepared {len(got)} of {len(want)} utterances of {set_parts}, missing e.g. {lost}")
+        files = {
+            "wav.scp": {r.id: str(Path(r.sources[0].source).resolve()) for r in recs},
+            "text": {s.id: normalize_transcript(s.text) for s in sups},
+            "utt2spk": {s.id: s.speaker for s in sups},
+            "utt2dur": {s.id: f"{s.duration:.3f}" for s in sups},
+        }
+        set_dir = out_dir / name
+        write_data_dir(set_dir, files)
+        write_bad_utts(set_dir, [p for p in problems if any(p.utt_id in expected[part] for part in set_parts)])
+        validate_data_dir(set_dir)
+        log.info("%s: %d utterances, %d speakers (%s)", set_dir, len(sups), len(set(files["utt2spk"].values())), " + ".join(set_parts))
+        written[name] = set_dir
+    return written

@@ -1,0 +1,33 @@
+"""Shared start-up of the ``accent.bin`` entry points: logging and clear errors."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Callable, NoReturn
+
+from accent.data.audio import AudioError
+from accent.data.kaldi_dir import DataDirError
+from accent.data.problems import CorpusError
+
+# Errors about the user's input: print the message alone, a traceback would hide it.
+INPUT_ERRORS = (AudioError, CorpusError, DataDirError, FileNotFoundError)
+
+
+def setup_logging(verbose: bool = False) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s [%(name)s] %(message)s",
+        datefmt="%Y-%m-%d %H:%M:%S",
+    )
+
+
+def run(main: Callable[[], None]) -> NoReturn:
+    """Run an entry point; input errors exit 1 with their message instead of a traceback."""
+    setup_logging()
+    try:
+        main()
+    except INPUT_ERRORS as e:
+        logging.getLogger("accent").error("%s", e)
+        sys.exit(1)
+    sys.exit(0)

