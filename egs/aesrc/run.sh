@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# AESRC2020 accent recognition: data preparation, features, G2P (stages 0-3).
+#
+#   ./run.sh                                   the whole recipe on the offline demo corpora
+#   ./run.sh --aesrc-root /data/AESRC2020 --librispeech-root /data/LibriSpeech
+#   ./run.sh --stage 2 --stop-stage 3          only some stages
+#   cmd_backend=slurm ./run.sh ...             jobs through Slurm (see cmd.sh)
+set -euo pipefail
+
+stage=0
+stop_stage=100
+nj=4
+cmd_backend=${cmd_backend:-local}
+
+# corpora: leave the roots empty to generate and use the demo corpora (stage 0)
+aesrc_root=
+aesrc_test_dir=          # flat folder of AESRC2020-TESTSET-NNNNN.wav (optional)
+aesrc_test_labels=       # '<utt> <ACCENT>' lines for the test set (optional)
+dev_spk_list=local/aesrc2020_dev_spk.list
+accents=                 # comma-separated subset of accent codes (default: all found)
+librispeech_root=
+librispeech_train_parts="train-clean-100"
+librispeech_dev_parts="dev-clean"
+skip_bad=false           # true: leave bad files out (listed in data/<set>/bad_utts) instead of stopping
+convert_audio=false      # true: resample/down-mix audio that is not 16 kHz mono, with sox
+
+fbank_config=conf/fbank.yaml
+bpe_size=300
+
+# demo corpora (stage 0)
+demo_dir=downloads/demo
+demo_seed=0
+demo_speakers_per_accent=12
+demo_utts_per_speaker=25
+demo_dev_speakers_per_accent=2
+demo_test_utts=40
+demo_libri_train_speakers=20
+demo_libri_train_utts=30
+demo_libri_dev_speakers=5
+demo_libri_dev_utts=10
+
+help_message="Usage: $0 [--stage N] [--stop-stage M] [--nj 4] [--aesrc-root DIR] [--librispeech-root DIR] [--cmd-backend local|slurm|sge] ..."
+
+. ./path.sh
+. utils/parse_options.sh
+. ./cmd.sh
+
+log() { echo -e "$(date '+%Y-%m-%dT%H:%M:%S') (${0##*/}:${BASH_LINENO[0]}) $*"; }
+# A step is skipped when its marker holds the settings it was made with; other settings redo it.
+is_done() { [ -f "$1" ] && [ "$(cat "$1")" = "$2" ]; }
+
+if [ -z "${aesrc_root}" ]; then
+  aesrc_root=${demo_dir}/aesrc2020
+  dev_spk_list=${demo_dir}/aesrc2020/dev_spk.list
+  aesrc_test_dir=${demo_dir}/aesrc2020/AESRC2020-TESTSET
+  aesrc_test_labels=${demo_dir}/aesrc2020/test_labels.txt
+fi
+[ -z "${librispeech_root}" ] && librispeech_root=${demo_dir}/LibriSpeech
+aesrc_sets="train dev"
+[ -n "${aesrc_test_dir}" ] && aesrc_sets="${aesrc_sets} test"
+all_sets="${aesrc_sets} libri_train libri_dev"
+
+if [ ${stage} -le 0 ] && [ ${stop_stage} -ge 0 ]; then
+  if [ "${aesrc_root}" = "${demo_dir}/aesrc2020" ] || [ "${librispeech_root}" = "${demo_dir}/LibriSpeech" ]; then
+    log "Stage 0: generating the offline demo corpora in ${demo_dir}"
+    # the generator renames a finished corpus into place, so a rerun finds it and does nothing
+    $train_cmd exp/log/make_demo_corpus.log \
+      python -m accent.bin.make_demo_corpus --out "${demo_dir}" --seed ${demo_seed} --num-jobs ${nj} \
+        --speakers-per-accent ${demo_speakers_per_accent} --utts-per-speaker ${demo_utts_per_speaker} \
+        --dev-speakers-per-accent ${demo_dev_speakers_per_accent} --test-utts ${demo_test_utts} \
+        --libri-train-speakers ${demo_libri_train_speakers} --libri-train-utts ${demo_libri_train_utts} \
+        --libri-dev-speakers ${demo_libri_dev_speakers} --libri-dev-utts ${demo_libri_dev_utts}
+  else
+    log "Stage 0: real corpora given, nothing to generate"
+  fi
+fi
+
+if [ ${stage} -le 1 ] && [ ${stop_stage} -ge 1 ]; then
+  log "Stage 1: data preparation -> data/{${all_sets// /,}}"
+  mkdir -p data
+  opts=()
+  ${skip_bad} && opts+=(--skip-bad)
+  ${convert_audio} && opts+=(--convert-audio)
+  [ -n "${accents}" ] && opts+=(--accents "${accents}")
+  [ -n "${aesrc_test_dir}" ] && opts+=(--test-dir "${aesrc_test_dir}")
+  [ -n "${aesrc_test_labels}" ] && opts+=(--test-labels "${aesrc_test_labels}")
+  settings="${aesrc_root} ${dev_spk_list} ${opts[*]}"
+  if ! is_done data/.aesrc.done "${settings}"; then
+    $train_cmd exp/log/prepare_aesrc.log \
+      python -m accent.bin.prepare_aesrc --corpus-dir "${aesrc_root}" --dev-spk-list "${dev_spk_list}" \
+        --out-dir data --nj ${nj} "${opts[@]}"
+    echo "${settings}" > data/.aesrc.done
+  fi
+  parts=()
+  for p in ${librispeech_train_parts}; do parts+=("${p}=libri_train"); done
+  for p in ${librispeech_dev_parts}; do parts+=("${p}=libri_dev"); done
+  settings="${librispeech_root} ${parts[*]} ${skip_bad}"
+  if ! is_done data/.librispeech.done "${settings}"; then
+    lopts=()
+    ${skip_bad} && lopts+=(--skip-bad)
+    rm -rf data/manifests/librispeech  # lhotse would reuse stale manifests
+    $train_cmd exp/log/prepare_librispeech.log \
+      python -m accent.bin.prepare_librispeech --corpus-dir "${librispeech_root}" --out-dir data \
+        --manifest-dir data/manifests/librispeech --nj ${nj} --parts "${parts[@]}" "${lopts[@]}"
+    echo "${settings}" > data/.librispeech.done
+  fi
+fi
+
+if [ ${stage} -le 2 ] && [ ${stop_stage} -ge 2 ]; then
+  log "Stage 2: FBank features (${fbank_config}) and CMVN statistics"
+  for x in ${all_sets}; do
+    settings="$(cat data/${x}/wav.scp | cksum) $(cat ${fbank_config} | cksum)"
+    is_done data/${x}/.fbank.done "${settings}" && continue
+    utils/make_fbank.sh --cmd "${train_cmd}" --nj ${nj} --fbank-config ${fbank_config} \
+      data/${x} exp/make_fbank/${x} fbank/${x}
+    echo "${settings}" > data/${x}/.fbank.done
+  done
+  for x in train libri_train; do
+    # global statistics of the training data; per-utterance CMVN is a training option
+    [ data/${x}/cmvn.ark -nt data/${x}/feats.scp ] && continue
+    $train_cmd exp/make_fbank/${x}/compute_cmvn_stats.log \
+      python -m accent.bin.compute_cmvn_stats data/${x}/feats.scp data/${x}/cmvn.ark
+  done
+fi
+
+if [ ${stage} -le 3 ] && [ ${stop_stage} -ge 3 ]; then
+  log "Stage 3: G2P (39 ARPAbet phones + blank) -> data/lang_phn, BPE ${bpe_size} -> data/lang_bpe_${bpe_size}"
+  dirs=()
+  for x in ${all_sets}; do dirs+=(data/${x}); done
+  $train_cmd exp/log/prepare_lang_phn.log \
+    python -m accent.bin.prepare_lang_phn --lang-dir data/lang_phn "${dirs[@]}"
+  $train_cmd exp/log/train_bpe.log \
+    python -m accent.bin.train_bpe --vocab-size ${bpe_size} --lang-dir data/lang_bpe_${bpe_size} data/train data/libri_train
+fi
+
+if [ ${stop_stage} -ge 4 ]; then
+  log "Stages 4+ (ASR pretraining, accent training, scoring) are not implemented yet: stopping after stage 3."
+fi
+log "Done."
