@@ -3,7 +3,6 @@
 from pathlib import Path
 
 import pytest
-import soundfile as sf
 
 from accent.data.aesrc import accent_code, find_accent_dirs, label_order, prepare_aesrc, read_transcript
 from accent.data.kaldi_dir import read_list, read_mapping, validate_data_dir
