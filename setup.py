@@ -23,6 +23,7 @@ setup(
         "kaldi-native-fbank>=1.18",
         "scipy",
         "tqdm",
+        "editdistance>=0.8",  # phone error rate
     ],
     extras_require={"test": ["pytest>=7"]},
     entry_points={"console_scripts": []},

@@ -1,0 +1,51 @@
+"""Model library: encoders, poolings, fusions, heads (margin losses), CTC and the composed models.
+
+Everything configurable is registered by name (``ENCODERS``, ``POOLINGS``, ``FUSIONS``,
+``HEADS``) and built from plain dicts, e.g. ``AccentModel.from_config(cfg["model"], 40, 8, 40)``.
+"""
+
+from .registry import ENCODERS, FUSIONS, HEADS, POOLINGS, Registry
+
+# importing the sub-packages registers their classes
+from . import encoders, fusion, heads, pooling  # noqa: F401  (registration side effects)
+from .accent_model import AccentModel, AsrModel, encoder_state_from_asr, load_encoder_from_asr
+from .ctc import CTCHead, ctc_loss, edit_distance, error_counts, greedy_decode, phone_error_rate
+from .encoders import CRNNEncoder, JasperEncoder, TransformerEncoder
+from .fusion import AddFusion, ConcatChannelAttentionFusion, ConcatFusion, NoFusion
+from .heads import ArcFaceHead, CircleHead, CosFaceHead, SoftmaxHead, SphereFaceHead, linear_margin
+from .pooling import (
+    AttentiveStatsPooling, AvgPooling, BiGRUPooling, GhostVLADPooling, NetVLADPooling, StatsPooling,
+    TransformerAggregator,
+)
+from .utils import MaskedBatchNorm1d, MaskedBatchNorm2d, pad_mask, valid_mask
+
+
+def build_encoder(config, input_dim: int):
+    """``ENCODERS.build_from_config(config, input_dim)``."""
+    return ENCODERS.build_from_config(config, input_dim)
+
+
+def build_pooling(config, input_dim: int):
+    return POOLINGS.build_from_config(config, input_dim)
+
+
+def build_head(config, embed_dim: int, num_classes: int):
+    return HEADS.build_from_config(config, embed_dim, num_classes)
+
+
+def build_fusion(config, ref_dim: int, dim: int):
+    return FUSIONS.build_from_config(config, ref_dim, dim)
+
+
+__all__ = [
+    "Registry", "ENCODERS", "POOLINGS", "FUSIONS", "HEADS",
+    "build_encoder", "build_pooling", "build_head", "build_fusion",
+    "AccentModel", "AsrModel", "load_encoder_from_asr", "encoder_state_from_asr",
+    "CTCHead", "ctc_loss", "greedy_decode", "edit_distance", "error_counts", "phone_error_rate",
+    "JasperEncoder", "CRNNEncoder", "TransformerEncoder",
+    "StatsPooling", "AvgPooling", "AttentiveStatsPooling", "BiGRUPooling", "NetVLADPooling",
+    "GhostVLADPooling", "TransformerAggregator",
+    "NoFusion", "AddFusion", "ConcatFusion", "ConcatChannelAttentionFusion",
+    "SoftmaxHead", "SphereFaceHead", "CosFaceHead", "ArcFaceHead", "CircleHead", "linear_margin",
+    "MaskedBatchNorm1d", "MaskedBatchNorm2d", "valid_mask", "pad_mask",
+]

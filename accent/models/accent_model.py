@@ -1,0 +1,316 @@
+"""The accent recognition model and the phone-CTC ASR model, composed from the registries.
+
+``AccentModel``::
+
+    feats ─> encoder (trainable AM) ─> frames ─┬─> fusion ─> pooling ─> embedding ─> head ─> accent loss, logits
+          └> reference encoder (frozen AM) ────┘
+                                      frames ──> CTC head ─> phone CTC loss (multi-task, weight λ)
+
+    loss = L_accent + λ·L_ctc   (λ = ctc_weight, default 0.1; 0 disables the CTC branch)
+
+The reference encoder is frozen: ``requires_grad_(False)``, always in eval mode (``train()`` does not
+switch it, so its batch-norm statistics never move), run under ``no_grad``, and left out of
+``trainable_parameters()``.  ``AsrModel`` (encoder + CTC head) is the phone-CTC pretraining model
+whose encoder weights initialise the accent model's encoders (``load_encoder_from_asr``).
+
+Config (the ``model:`` section of a recipe YAML, a plain dict)::
+
+    encoder: {name: jasper, ...}            # ENCODERS; kwargs go to the class
+    reference_encoder: {name: jasper, ...}  # optional (hybrid system); "same" = the encoder's config
+    fusion: concat_ca                       # none | add | concat | concat_ca, or {name: concat_ca, ratio: 16}
+    pooling: {name: transformer_aggregator, ...}   # POOLINGS (a bare name works too)
+    embed_dim: 256
+    embed_norm: bn                          # bn | bn_relu | relu | none, after the embedding Linear
+    head: {name: circle, scale: 30, margin: 0.2}   # HEADS
+    ctc_weight: 0.1
+    ctc_dropout: 0.0
+    blank: 0
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Union
+
+import torch
+import torch.nn as nn
+
+from .ctc import CTCHead, ctc_loss, greedy_decode
+from .fusion import NoFusion
+from .registry import ENCODERS, FUSIONS, HEADS, POOLINGS
+
+MODEL_KEYS = {
+    "encoder", "reference_encoder", "fusion", "pooling", "embed_dim", "embed_norm",
+    "head", "ctc_weight", "ctc_dropout", "blank",
+}
+
+
+def _model_section(cfg: Mapping[str, Any]) -> Mapping[str, Any]:
+    """Accept either the whole config (with a ``model:`` key) or the model section itself."""
+    if "model" in cfg and isinstance(cfg["model"], Mapping) and "encoder" not in cfg:
+        return cfg["model"]
+    return cfg
+
+
+def _embedding_norm(kind: Optional[str], dim: int) -> nn.Module:
+    kind = "none" if kind is None else str(kind).lower()
+    if kind == "bn":
+        return nn.BatchNorm1d(dim, affine=False)  # WeSpeaker's seg_bn
+    if kind == "bn_relu":
+        return nn.Sequential(nn.BatchNorm1d(dim), nn.ReLU())
+    if kind == "relu":
+        return nn.ReLU()
+    if kind == "none":
+        return nn.Identity()
+    raise ValueError(f"embed_norm must be one of bn, bn_relu, relu, none; got {kind!r}")
+
+
+class AccentModel(nn.Module):
+    """Encoder (+ frozen reference encoder + fusion) + pooling + embedding + head (+ CTC head)."""
+
+    def __init__(
+        self,
+        encoder: nn.Module,
+        pooling: nn.Module,
+        head: nn.Module,
+        embed_dim: int = 256,
+        reference_encoder: Optional[nn.Module] = None,
+        fusion: Optional[nn.Module] = None,
+        embed_norm: Optional[str] = "bn",
+        ctc_head: Optional[CTCHead] = None,
+        ctc_weight: float = 0.1,
+    ):
+        super().__init__()
+        self.encoder = encoder
+        self.reference_encoder = reference_encoder
+        self.fusion = fusion if fusion is not None else NoFusion(encoder.output_dim, encoder.output_dim)
+        if reference_encoder is None and not isinstance(self.fusion, NoFusion):
+            raise ValueError(f"fusion {type(self.fusion).__name__} needs a reference encoder")
+        self.pooling = pooling
+        self.embedding = nn.Sequential(nn.Linear(pooling.output_dim, embed_dim), _embedding_norm(embed_norm, embed_dim))
+        self.embed_dim = embed_dim
+        self.head = head
+        self.ctc_head = ctc_head
+        self.ctc_weight = float(ctc_weight) if ctc_head is not None else 0.0
+        if reference_encoder is not None:
+            reference_encoder.requires_grad_(False)
+            reference_encoder.eval()
+
+    # -- frozen reference -------------------------------------------------------------------------
+    def train(self, mode: bool = True) -> "AccentModel":
+        super().train(mode)
+        if self.reference_encoder is not None:
+            self.reference_encoder.eval()  # always: its BN statistics and dropout stay fixed
+        return self
+
+    def _reference_ids(self) -> set:
+        if self.reference_encoder is None:
+            return set()
+        return {id(p) for p in self.reference_encoder.parameters()}
+
+    def trainable_parameters(self) -> Iterator[nn.Parameter]:
+        """Parameters for the optimizer: everything but the reference encoder (and frozen tensors)."""
+        ref = self._reference_ids()
+        for p in self.parameters():
+            if p.requires_grad and id(p) not in ref:
+                yield p
+
+    def named_trainable_parameters(self) -> Iterator:
+        ref = self._reference_ids()
+        for n, p in self.named_parameters():
+            if p.requires_grad and id(p) not in ref:
+                yield n, p
+
+    @property
+    def uses_reference(self) -> bool:
+        return self.reference_encoder is not None and not isinstance(self.fusion, NoFusion)
+
+    @property
+    def channel_attention(self) -> Optional[torch.Tensor]:
+        """(B, ref_dim + dim) channel-attention weights of the last forward (``concat_ca`` only)."""
+        return getattr(self.fusion, "last_attention", None)
+
+    # -- forward ------------------------------------------------------------------------------------
+    def encode(self, feats: torch.Tensor, lengths: torch.Tensor):
+        """Frames after fusion, their lengths, and the trainable encoder's own frames."""
+        frames, flen = self.encoder(feats, lengths)
+        fused = frames
+        if self.uses_reference:
+            with torch.no_grad():
+                ref, rlen = self.reference_encoder(feats, lengths)
+            if not torch.equal(rlen.to(flen.device), flen):
+                raise ValueError("the reference and trainable encoders give different output lengths")
+            fused = self.fusion(ref, frames, flen)
+        return fused, flen, frames
+
+    def embed(self, feats: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """(B, embed_dim) accent embeddings."""
+        fused, flen, _ = self.encode(feats, lengths)
+        return self.embedding(self.pooling(fused, flen))
+
+    def forward(
+        self,
+        feats: torch.Tensor,
+        lengths: torch.Tensor,
+        labels: Optional[torch.Tensor] = None,
+        ctc_targets: Optional[torch.Tensor] = None,
+        ctc_target_lengths: Optional[torch.Tensor] = None,
+    ) -> Dict[str, Optional[torch.Tensor]]:
+        """Returns dict(loss, accent_loss, ctc_loss, logits, embedding, ctc_log_probs, ctc_lengths).
+
+        ``logits`` are the margin-free scores (argmax = predicted accent); losses are None when their
+        targets are not given (``loss`` is None when neither is).
+        """
+        fused, flen, frames = self.encode(feats, lengths)
+        embedding = self.embedding(self.pooling(fused, flen))
+        accent_loss = None
+        if labels is not None:
+            accent_loss, logits = self.head(embedding, labels)
+        else:
+            logits = self.head.logits(embedding)
+        ctc_log_probs = ctc_lengths = ctc_value = None
+        if self.ctc_head is not None:
+            ctc_log_probs, ctc_lengths = self.ctc_head(frames, flen)
+            if ctc_targets is not None:
+                if ctc_target_lengths is None:
+                    raise ValueError("ctc_targets given without ctc_target_lengths")
+                ctc_value = ctc_loss(ctc_log_probs, ctc_lengths, ctc_targets, ctc_target_lengths, blank=self.ctc_head.blank)
+        loss = None
+        if accent_loss is not None:
+            loss = accent_loss
+        if ctc_value is not None:
+            loss = self.ctc_weight * ctc_value if loss is None else loss + self.ctc_weight * ctc_value
+        return {
+            "loss": loss,
+            "accent_loss": accent_loss,
+            "ctc_loss": ctc_value,
+            "logits": logits,
+            "embedding": embedding,
+            "ctc_log_probs": ctc_log_probs,
+            "ctc_lengths": ctc_lengths,
+        }
+
+    # -- building -----------------------------------------------------------------------------------
+    @classmethod
+    def from_config(cls, cfg: Mapping[str, Any], input_dim: int, num_classes: int, num_units: Optional[int] = None) -> "AccentModel":
+        """Build from the ``model:`` dict (or a whole config holding one); see the module docstring."""
+        cfg = _model_section(cfg)
+        unknown = set(cfg) - MODEL_KEYS
+        if unknown:
+            raise KeyError(f"unknown model config keys {sorted(unknown)}; known: {sorted(MODEL_KEYS)}")
+        if "encoder" not in cfg:
+            raise KeyError("model config needs an 'encoder'")
+        encoder = ENCODERS.build_from_config(cfg["encoder"], input_dim)
+        ref_cfg = cfg.get("reference_encoder")
+        reference = None
+        if ref_cfg is not None:
+            if ref_cfg == "same":
+                ref_cfg = copy.deepcopy(cfg["encoder"])
+            reference = ENCODERS.build_from_config(ref_cfg, input_dim)
+        fusion_cfg = cfg.get("fusion") or "none"
+        if reference is None and (fusion_cfg if isinstance(fusion_cfg, str) else fusion_cfg.get("name")) != "none":
+            raise ValueError(f"fusion {fusion_cfg!r} needs a reference_encoder")
+        ref_dim = reference.output_dim if reference is not None else encoder.output_dim
+        fusion = FUSIONS.build_from_config(fusion_cfg, ref_dim, encoder.output_dim)
+        pooling = POOLINGS.build_from_config(cfg.get("pooling", "stats"), fusion.output_dim)
+        embed_dim = int(cfg.get("embed_dim", 256))
+        head = HEADS.build_from_config(cfg.get("head", "softmax"), embed_dim, num_classes)
+        ctc_weight = float(cfg.get("ctc_weight", 0.1))
+        ctc_head = None
+        if ctc_weight > 0:
+            if not num_units:
+                raise ValueError("ctc_weight > 0 needs num_units (phone inventory size incl. blank)")
+            ctc_head = CTCHead(encoder.output_dim, num_units, blank=int(cfg.get("blank", 0)),
+                               dropout=float(cfg.get("ctc_dropout", 0.0)))
+        return cls(encoder, pooling, head, embed_dim=embed_dim, reference_encoder=reference, fusion=fusion,
+                   embed_norm=cfg.get("embed_norm", "bn"), ctc_head=ctc_head, ctc_weight=ctc_weight)
+
+
+class AsrModel(nn.Module):
+    """Encoder + CTC head: phone-CTC pretraining of an acoustic model (stage 4)."""
+
+    def __init__(self, encoder: nn.Module, num_units: int, blank: int = 0, dropout: float = 0.0):
+        super().__init__()
+        self.encoder = encoder
+        self.ctc_head = CTCHead(encoder.output_dim, num_units, blank=blank, dropout=dropout)
+
+    def forward(self, feats, lengths, targets=None, target_lengths=None) -> Dict[str, Optional[torch.Tensor]]:
+        """Returns dict(loss, ctc_loss, ctc_log_probs, ctc_lengths); loss is None without targets."""
+        frames, flen = self.encoder(feats, lengths)
+        log_probs, olen = self.ctc_head(frames, flen)
+        loss = None
+        if targets is not None:
+            if target_lengths is None:
+                raise ValueError("targets given without target_lengths")
+            loss = ctc_loss(log_probs, olen, targets, target_lengths, blank=self.ctc_head.blank)
+        return {"loss": loss, "ctc_loss": loss, "ctc_log_probs": log_probs, "ctc_lengths": olen}
+
+    def trainable_parameters(self) -> Iterator[nn.Parameter]:
+        return (p for p in self.parameters() if p.requires_grad)
+
+    @torch.no_grad()
+    def decode(self, feats: torch.Tensor, lengths: torch.Tensor) -> List[List[int]]:
+        """Greedy CTC decoding -> list of unit-id sequences."""
+        out = self.forward(feats, lengths)
+        return greedy_decode(out["ctc_log_probs"], out["ctc_lengths"], blank=self.ctc_head.blank)
+
+    @classmethod
+    def from_config(cls, cfg: Mapping[str, Any], input_dim: int, num_units: int) -> "AsrModel":
+        """Build from a dict with ``encoder`` (and optional ``blank``, ``ctc_dropout``); a whole
+        config with a ``model:`` section works too (only its encoder is used)."""
+        cfg = _model_section(cfg)
+        if "encoder" not in cfg:
+            raise KeyError("ASR model config needs an 'encoder'")
+        encoder = ENCODERS.build_from_config(cfg["encoder"], input_dim)
+        return cls(encoder, num_units, blank=int(cfg.get("blank", 0)), dropout=float(cfg.get("ctc_dropout", 0.0)))
+
+
+def _unwrap_state_dict(state: Mapping[str, Any]) -> Mapping[str, torch.Tensor]:
+    for key in ("model", "state_dict", "model_state_dict"):
+        if key in state and isinstance(state[key], Mapping):
+            state = state[key]
+            break
+    if all(k.startswith("module.") for k in state):  # DistributedDataParallel
+        state = {k[len("module."):]: v for k, v in state.items()}
+    return state
+
+
+def encoder_state_from_asr(state: Mapping[str, Any], prefix: str = "encoder.") -> Dict[str, torch.Tensor]:
+    """The encoder's entries of an ``AsrModel`` state dict (or a checkpoint dict holding one under
+    ``model``/``state_dict``; DDP's ``module.`` prefix is stripped), with ``prefix`` removed."""
+    state = _unwrap_state_dict(state)
+    out = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+    if not out:
+        raise KeyError(f"no '{prefix}*' entries in the state dict (keys like {list(state)[:3]})")
+    return out
+
+
+def load_encoder_from_asr(
+    model: AccentModel,
+    state: Union[Mapping[str, Any], str],
+    targets: Union[str, Sequence[str]] = ("encoder",),
+    strict: bool = True,
+):
+    """ASR-init: copy an ``AsrModel``'s encoder weights into ``model.encoder`` and/or
+    ``model.reference_encoder`` (``targets``: "encoder", "reference_encoder", "both", or a list).
+
+    ``state`` is a state dict, a checkpoint dict, or a path to a ``torch.save``d one.  Returns
+    ``{target: (missing_keys, unexpected_keys)}``.  The reference stays frozen (and in eval mode).
+    """
+    if isinstance(state, (str, bytes)) or hasattr(state, "__fspath__"):
+        state = torch.load(state, map_location="cpu", weights_only=True)
+    if isinstance(targets, str):
+        targets = ["encoder", "reference_encoder"] if targets == "both" else [targets]
+    enc_state = encoder_state_from_asr(state)
+    results = {}
+    for target in targets:
+        module = getattr(model, target, None)
+        if target not in ("encoder", "reference_encoder") or module is None:
+            raise ValueError(f"cannot load into {target!r} (model has: encoder"
+                             f"{', reference_encoder' if model.reference_encoder is not None else ''})")
+        res = module.load_state_dict(enc_state, strict=strict)
+        results[target] = (list(res.missing_keys), list(res.unexpected_keys))
+    if model.reference_encoder is not None:
+        model.reference_encoder.requires_grad_(False)
+        model.reference_encoder.eval()
+    return results

@@ -1,0 +1,103 @@
+"""CTC branch: a phone CTC head, its loss, greedy decoding and the phone error rate.
+
+Unit id 0 is the CTC blank (``data/lang_phn``: blank + 39 ARPAbet phones).  Edit distances come
+from the ``editdistance`` package (Levenshtein over token sequences).
+"""
+
+from __future__ import annotations
+
+from typing import List, Optional, Sequence, Tuple
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+
+class CTCHead(nn.Module):
+    """Linear -> log_softmax over ``num_units`` (blank included, id ``blank``)."""
+
+    def __init__(self, input_dim: int, num_units: int, blank: int = 0, dropout: float = 0.0):
+        super().__init__()
+        self.num_units, self.blank = num_units, blank
+        self.dropout = nn.Dropout(dropout)
+        self.linear = nn.Linear(input_dim, num_units)
+
+    def forward(self, frames: torch.Tensor, lengths: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """(B, T, C) -> log-probs (B, T, num_units), lengths unchanged."""
+        return F.log_softmax(self.linear(self.dropout(frames)), dim=-1), lengths
+
+
+def ctc_loss(
+    log_probs: torch.Tensor,
+    lengths: torch.Tensor,
+    targets: torch.Tensor,
+    target_lengths: torch.Tensor,
+    blank: int = 0,
+    reduction: str = "mean",
+) -> torch.Tensor:
+    """CTC loss of batch-first log-probs (B, T, V).
+
+    ``targets`` is padded (B, S) or concatenated (sum(target_lengths),); ``zero_infinity=True``
+    (an utterance whose target cannot fit in its frames contributes 0).  ``reduction="mean"``
+    divides each utterance's loss by its target length, then averages (PyTorch's); "sum" and
+    "none" as in ``F.ctc_loss``.  Computed in float32.
+    """
+    return F.ctc_loss(
+        log_probs.transpose(0, 1).float(),
+        targets.long(),
+        lengths.long(),
+        target_lengths.long(),
+        blank=blank,
+        reduction=reduction,
+        zero_infinity=True,
+    )
+
+
+def greedy_decode(log_probs: torch.Tensor, lengths: Optional[torch.Tensor] = None, blank: int = 0) -> List[List[int]]:
+    """Best path: argmax per frame over the valid frames, collapse repeats, drop blanks."""
+    best = log_probs.argmax(-1).cpu()
+    if lengths is None:
+        lengths = torch.full((best.size(0),), best.size(1), dtype=torch.long)
+    hyps = []
+    for seq, n in zip(best.tolist(), lengths.cpu().tolist()):
+        out, prev = [], None
+        for tok in seq[: int(n)]:
+            if tok != prev and tok != blank:
+                out.append(tok)
+            prev = tok
+        hyps.append(out)
+    return hyps
+
+
+def _editdistance():
+    try:
+        import editdistance
+    except ImportError as e:  # pragma: no cover - depends on the environment
+        raise ImportError("phone error rates need the 'editdistance' package: pip install editdistance") from e
+    return editdistance
+
+
+def edit_distance(hyp: Sequence, ref: Sequence) -> int:
+    """Levenshtein distance between two token sequences (ints or strings)."""
+    return int(_editdistance().eval(list(hyp), list(ref)))
+
+
+def error_counts(hyps: Sequence[Sequence], refs: Sequence[Sequence]) -> Tuple[int, int]:
+    """(total edit distance, total reference length) over a corpus."""
+    if len(hyps) != len(refs):
+        raise ValueError(f"{len(hyps)} hypotheses but {len(refs)} references")
+    ed = _editdistance()
+    errors = sum(int(ed.eval(list(h), list(r))) for h, r in zip(hyps, refs))
+    return errors, sum(len(r) for r in refs)
+
+
+def phone_error_rate(hyps: Sequence[Sequence], refs: Sequence[Sequence]) -> float:
+    """Corpus PER = Σ edit distances / Σ reference lengths (a fraction; x100 for %)."""
+    errors, total = error_counts(hyps, refs)
+    return errors / max(total, 1)
+
+
+def unpad_targets(targets: torch.Tensor, target_lengths: torch.Tensor) -> List[List[int]]:
+    """Padded (B, S) targets -> list of token lists."""
+    return [t[: int(n)].tolist() for t, n in zip(targets.cpu(), target_lengths.cpu())]

@@ -1,0 +1,12 @@
+"""Encoders (acoustic models): registered in ``accent.models.registry.ENCODERS``.
+
+Each takes ``(input_dim, **config)``, maps ``(feats (B,T,D), lengths (B,))`` to
+``(frames (B,T',output_dim), lengths' (B,))`` and has ``output_dim``, ``subsampling_factor`` and
+``output_lengths(lengths)``.
+"""
+
+from .crnn import CRNNEncoder
+from .jasper import JasperEncoder
+from .transformer import TransformerEncoder
+
+__all__ = ["JasperEncoder", "CRNNEncoder", "TransformerEncoder"]
