@@ -76,3 +76,41 @@ def dev_list(tmp_path: Path) -> Path:
     path = tmp_path / "dev_spk.list"
     path.write_text("# dev speakers\nUS G00007\nIND G0760\nKR G00300\nUK G00025\n")
     return path
+
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def recipe_copy(where: Path) -> Path:
+    """A copy of egs/aesrc in ``where`` (run.sh and conf/ copied, the shared parts linked as in the repo),
+    so that data/, exp/ and fbank/ land in a temporary directory."""
+    import shutil
+
+    recipe = where / "recipe"
+    recipe.mkdir()
+    shutil.copy2(REPO / "egs/aesrc/run.sh", recipe / "run.sh")
+    shutil.copytree(REPO / "egs/aesrc/conf", recipe / "conf")
+    for name in ("path.sh", "cmd.sh", "utils", "local"):
+        (recipe / name).symlink_to(REPO / name)
+    return recipe
+
+
+def process_alive(pid: int) -> bool:
+    """True while ``pid`` runs (a zombie counts as gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def wait_for(predicate, timeout: float) -> bool:
+    """Poll ``predicate`` until it holds or ``timeout`` seconds pass; return its last value."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return predicate()

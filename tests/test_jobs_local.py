@@ -19,6 +19,7 @@ import pytest
 
 from accent.jobs.backend import node_command
 from accent.jobs.spec import UsageError, parse_command_line, quote_command
+from conftest import process_alive, wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -264,24 +265,6 @@ def test_tasks_run_in_parallel_up_to_the_limit(tmp_path: Path) -> None:
     assert _overlaps(_intervals(tmp_path, 4))
 
 
-def _alive(pid: int) -> bool:
-    """Running (not a zombie waiting for init to reap it)."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            state = f.read().rsplit(")", 1)[1].split()[0]
-    except (FileNotFoundError, ProcessLookupError):
-        return False
-    return state != "Z"
-
-
-def _wait_for(predicate, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
-
 
 @pytest.mark.skipif(not os.path.isdir("/proc"), reason="needs /proc to check processes")
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
@@ -294,9 +277,9 @@ def test_signal_kills_running_tasks(tmp_path: Path, signum: int) -> None:
     )
     try:
         pid_files = [tmp_path / "pid.1", tmp_path / "pid.2"]
-        assert _wait_for(lambda: all(p.exists() and p.read_text().strip() for p in pid_files), 10)
+        assert wait_for(lambda: all(p.exists() and p.read_text().strip() for p in pid_files), 10)
         pids = [int(p.read_text()) for p in pid_files]
-        assert all(_alive(pid) for pid in pids)
+        assert all(process_alive(pid) for pid in pids)
         proc.send_signal(signum)
         _, stderr = proc.communicate(timeout=15)
     finally:
@@ -305,7 +288,7 @@ def test_signal_kills_running_tasks(tmp_path: Path, signum: int) -> None:
             proc.wait()
     assert proc.returncode == 128 + signum
     assert f"stopped by {signal.Signals(signum).name}" in stderr
-    assert _wait_for(lambda: not any(_alive(pid) for pid in pids), 5)
+    assert wait_for(lambda: not any(process_alive(pid) for pid in pids), 5)
     assert not (tmp_path / "pid.3").exists()  # the third task never started
     for i in (1, 2):
         text = read(tmp_path / f"log/k.{i}.log")
@@ -418,7 +401,7 @@ def test_exec_stopped_by_sigterm_still_writes_footer(tmp_path: Path) -> None:
     (tmp_path / "spec.json").write_text(spec.to_json())
     proc = subprocess.Popen(["bash", "-c", "exec " + node_command(str(tmp_path / "spec.json"), "1")], cwd=tmp_path)
     try:
-        assert _wait_for(lambda: (tmp_path / "pid").exists() and (tmp_path / "pid").read_text().strip() != "", 10)
+        assert wait_for(lambda: (tmp_path / "pid").exists() and (tmp_path / "pid").read_text().strip() != "", 10)
         sleeper = int((tmp_path / "pid").read_text())
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=15) == 128 + signal.SIGTERM
@@ -426,7 +409,7 @@ def test_exec_stopped_by_sigterm_still_writes_footer(tmp_path: Path) -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    assert _wait_for(lambda: not _alive(sleeper), 5)
+    assert wait_for(lambda: not process_alive(sleeper), 5)
     text = read(tmp_path / "log.JOB")
     assert "# Killed: the job runner received SIGTERM" in text and "# Ended (code " in text
 
@@ -438,7 +421,7 @@ def test_ignored_sighup_stays_ignored(tmp_path: Path) -> None:
         [str(RUN_PL), "h.log", "sleep 1; echo survived"], cwd=tmp_path, env=_env(),
         preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN),
     )
-    assert _wait_for(lambda: (tmp_path / "h.log").exists(), 10)
+    assert wait_for(lambda: (tmp_path / "h.log").exists(), 10)
     time.sleep(0.2)
     proc.send_signal(signal.SIGHUP)
     assert proc.wait(timeout=15) == 0

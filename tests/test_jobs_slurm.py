@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -23,6 +22,7 @@ from accent.jobs.queue import QueueFiles
 from accent.jobs.queue_config import DEFAULT_SLURM_CONFIG, cli_options, load_config, map_options, parse_config
 from accent.jobs.slurm import SlurmBackend
 from accent.jobs.spec import UsageError, parse_command_line
+from conftest import process_alive, wait_for
 from slurm_cluster import SlurmCluster, unavailable_reason
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -266,22 +266,6 @@ def test_max_jobs_run_throttles_the_array(slurm: SlurmCluster, tmp_path: Path) -
     assert all(b[0] >= a[1] for a, b in zip(intervals, intervals[1:])), intervals
 
 
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
-def _wait_for(predicate, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
-
 
 def test_sigterm_cancels_the_job(slurm: SlurmCluster, tmp_path: Path) -> None:
     cmd = "sleep 60 & echo $! > pid.JOB; wait"
@@ -291,7 +275,7 @@ def test_sigterm_cancels_the_job(slurm: SlurmCluster, tmp_path: Path) -> None:
     )
     try:
         pid_files = [tmp_path / "pid.1", tmp_path / "pid.2"]
-        assert _wait_for(lambda: all(p.exists() and p.read_text().strip() for p in pid_files), 30)
+        assert wait_for(lambda: all(p.exists() and p.read_text().strip() for p in pid_files), 30)
         pids = [int(p.read_text()) for p in pid_files]
         assert len(slurm.jobs()) == 4  # 2 running, 2 pending
         proc.send_signal(signal.SIGTERM)
@@ -303,7 +287,7 @@ def test_sigterm_cancels_the_job(slurm: SlurmCluster, tmp_path: Path) -> None:
     assert proc.returncode == 128 + signal.SIGTERM
     assert "slurm.pl: stopped by SIGTERM: killed 2 running task(s), 2 not started" in stderr
     assert slurm.jobs() == []
-    assert _wait_for(lambda: not any(_alive(pid) for pid in pids), 10)
+    assert wait_for(lambda: not any(process_alive(pid) for pid in pids), 10)
     assert not (tmp_path / "pid.3").exists() and not (tmp_path / "pid.4").exists()
     for i in (1, 2):  # the node side wrote the footer when Slurm signalled the task
         assert re.search(r"# Ended \(code \d+(; signal \d+)?\) at ", read(tmp_path / f"log/k.{i}.log"))
@@ -328,19 +312,14 @@ def test_tasks_cancelled_before_they_ran_count_as_failed(slurm: SlurmCluster, tm
 
 
 def test_recipe_stage_2_through_slurm(slurm: SlurmCluster, tmp_path: Path) -> None:
-    from conftest import make_aesrc
+    from conftest import make_aesrc, recipe_copy
     from test_librispeech import make_librispeech
 
     aesrc = make_aesrc(tmp_path / "aesrc", {"US": ["G00007", "G00008"], "UK": ["G00025", "G00026"]})
     (tmp_path / "dev.list").write_text("US G00008\nUK G00026\n")
     libri = make_librispeech(tmp_path / "LibriSpeech", "train-clean-100", utts=2)
     make_librispeech(libri, "dev-clean", speakers=(84,), utts=2)
-    recipe = tmp_path / "recipe"
-    recipe.mkdir()
-    shutil.copy2(ROOT / "egs/aesrc/run.sh", recipe / "run.sh")
-    shutil.copytree(ROOT / "egs/aesrc/conf", recipe / "conf")
-    for name in ("path.sh", "cmd.sh", "utils", "local"):
-        (recipe / name).symlink_to(ROOT / name)
+    recipe = recipe_copy(tmp_path)
     args = ["--aesrc-root", str(aesrc), "--dev-spk-list", str(tmp_path / "dev.list"),
             "--librispeech-root", str(libri), "--nj", "2"]
     env = slurm.env()
