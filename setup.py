@@ -24,6 +24,7 @@ setup(
         "scipy",
         "tqdm",
         "editdistance>=0.8",  # phone error rate
+        "scikit-learn",  # linear baselines, metrics, t-SNE/PCA
     ],
     extras_require={"test": ["pytest>=7"]},
     entry_points={"console_scripts": []},

@@ -1,0 +1,1 @@
+"""Evaluation of accent classifiers and of the data itself."""

@@ -1,0 +1,101 @@
+"""egs/aesrc/run.sh stages 0-3 end to end on a tiny demo corpus: what `make demo` runs, smaller."""
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import kaldiio
+import pytest
+
+from accent.data.kaldi_dir import read_list, read_mapping, validate_data_dir
+from accent.text.g2p import PHONES
+from conftest import recipe_copy
+
+TINY = [
+    "--nj", "2", "--bpe-size", "60",
+    "--demo-speakers-per-accent", "3", "--demo-utts-per-speaker", "3", "--demo-dev-speakers-per-accent", "1",
+    "--demo-test-utts", "10", "--demo-libri-train-speakers", "3", "--demo-libri-train-utts", "4",
+    "--demo-libri-dev-speakers", "2", "--demo-libri-dev-utts", "2",
+]
+SETS = ("train", "dev", "test", "libri_train", "libri_dev")
+
+
+def run_recipe(recipe: Path, *args: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"])
+    env.pop("cmd_backend", None)
+    return subprocess.run(["./run.sh", *args], cwd=recipe, env=env, capture_output=True, text=True, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def recipe(tmp_path_factory) -> Path:
+    recipe = recipe_copy(tmp_path_factory.mktemp("demo"))
+    r = run_recipe(recipe, "--stage", "0", "--stop-stage", "3", *TINY)
+    assert r.returncode == 0, r.stdout + r.stderr
+    return recipe
+
+
+def test_data_dirs_are_valid(recipe):
+    for x in SETS:
+        validate_data_dir(recipe / "data" / x, require=("wav.scp", "utt2spk", "spk2utt", "utt2dur", "feats.scp"))
+    assert read_list(recipe / "data/train/accents") == ["US", "UK", "CHN", "IND", "JPN", "KR", "PT", "RU"]
+    train_spk = set(read_mapping(recipe / "data/train/utt2spk").values())
+    dev_spk = set(read_mapping(recipe / "data/dev/utt2spk").values())
+    assert len(dev_spk) == 8 and train_spk.isdisjoint(dev_spk)
+    # the test labels name accents outside the 8; those utterances are left out
+    assert set(read_mapping(recipe / "data/test/utt2accent").values()) <= set(read_list(recipe / "data/train/accents"))
+
+
+def test_features_for_every_utterance(recipe):
+    for x in SETS:
+        d = recipe / "data" / x
+        feats = read_mapping(d / "feats.scp")
+        assert set(feats) == set(read_mapping(d / "utt2spk"))
+        frames = read_mapping(d / "utt2num_frames")
+        utt = sorted(feats)[0]
+        mat = kaldiio.load_mat(feats[utt])
+        assert mat.shape == (int(frames[utt]), 40)
+        dur = float(read_mapping(d / "utt2dur")[utt])
+        assert abs(mat.shape[0] - dur * 100) < 3
+    assert kaldiio.load_mat(str(recipe / "data/train/cmvn.ark")).shape == (2, 41)
+
+
+def test_phones_and_bpe(recipe):
+    units = [line.split()[0] for line in (recipe / "data/lang_phn/units.txt").read_text().splitlines()]
+    assert units == ["<blank>", *PHONES]
+    for x in ("train", "dev", "libri_train", "libri_dev"):
+        text_phn = read_mapping(recipe / "data" / x / "text.phn")
+        assert set(text_phn) == set(read_mapping(recipe / "data" / x / "text"))
+        assert {p for v in text_phn.values() for p in v.split()} <= set(PHONES)
+    assert not (recipe / "data/test/text.phn").exists()  # the test set has no transcripts
+    assert (recipe / "data/lang_bpe_60/bpe.model").stat().st_size > 0
+
+
+def test_rerun_is_a_no_op(recipe):
+    marker = recipe / "before_rerun"
+    marker.touch()
+    time.sleep(0.05)
+    r = run_recipe(recipe, "--stage", "0", "--stop-stage", "3", *TINY)
+    assert r.returncode == 0, r.stdout + r.stderr
+    changed = [p for p in (recipe / "data").rglob("*") if p.is_file() and p.stat().st_mtime > marker.stat().st_mtime]
+    changed += [p for p in (recipe / "fbank").rglob("*") if p.stat().st_mtime > marker.stat().st_mtime]
+    assert changed == []
+
+
+def test_corrupted_wav_is_named(recipe, tmp_path):
+    import shutil
+
+    corpus = tmp_path / "aesrc2020"
+    shutil.copytree(recipe / "downloads/demo/aesrc2020", corpus, symlinks=True)
+    wav = sorted(corpus.glob("Korean*/*/*.wav"))[1]
+    data = wav.read_bytes()
+    wav.write_bytes(data[: len(data) // 3])
+    r = run_recipe(recipe, "--stage", "1", "--stop-stage", "1", "--aesrc-root", str(corpus),
+                   "--dev-spk-list", str(corpus / "dev_spk.list"))
+    assert r.returncode != 0
+    assert str(wav) in r.stderr and "truncated audio" in r.stderr
+    assert "exp/log/prepare_aesrc.log" in r.stderr
+    # the data dirs of the successful run are untouched
+    validate_data_dir(recipe / "data/train")
+
