@@ -25,6 +25,7 @@ setup(
         "tqdm",
         "editdistance>=0.8",  # phone error rate
         "scikit-learn",  # linear baselines, metrics, t-SNE/PCA
+        "tensorboard",  # training curves (torch.utils.tensorboard)
     ],
     extras_require={"test": ["pytest>=7"]},
     entry_points={"console_scripts": []},

@@ -2,7 +2,6 @@
 
 import kaldiio
 import numpy as np
-import pytest
 
 from accent.data.kaldi_dir import write_data_dir
 from accent.evaluation.linear_baseline import linear_baseline_accuracy
@@ -12,7 +11,7 @@ def _dir(path, n_per_class, seed, shuffle_labels=False):
     rng = np.random.default_rng(seed)
     path.mkdir(parents=True)
     labels = ["US", "UK", "IND"]
-    utt2accent, feats = {}, {}
+    utt2accent = {}
     with kaldiio.WriteHelper(f"ark,scp:{path}/feats.ark,{path}/feats.scp") as w:
         for k, acc in enumerate(labels):
             for i in range(n_per_class):

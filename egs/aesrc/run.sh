@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# AESRC2020 accent recognition: data preparation, features, G2P (stages 0-3).
+# AESRC2020 accent recognition: data preparation, features, G2P (stages 0-3), phone-CTC ASR
+# pretraining (stage 4) and accent training (stage 5).
 #
 #   ./run.sh                                   the whole recipe on the offline demo corpora
 #   ./run.sh --aesrc-root /data/AESRC2020 --librispeech-root /data/LibriSpeech
@@ -38,6 +39,12 @@ demo_libri_train_speakers=20
 demo_libri_train_utts=30
 demo_libri_dev_speakers=5
 demo_libri_dev_utts=10
+
+# stages 4-5: ASR pretraining and accent training (configs under conf/, one exp/<name> each)
+asr_config=              # stage 4 config(s); default: conf/demo/asr_jasper.yaml on the demo corpora, else conf/asr_jasper.yaml
+accent_configs=          # stage 5 configs; default: the demo ladder on the demo corpora, else every paper row
+ngpu=1                   # GPUs per training job ($cuda_cmd --gpu; ignored by the local backend)
+train_opts=              # extra accent.bin.train options, e.g. "--device cpu --num-threads 1"
 
 help_message="Usage: $0 [--stage N] [--stop-stage M] [--nj 4] [--aesrc-root DIR] [--librispeech-root DIR] [--cmd-backend local|slurm|sge] ..."
 
@@ -133,7 +140,50 @@ if [ ${stage} -le 3 ] && [ ${stop_stage} -ge 3 ]; then
     python -m accent.bin.train_bpe --vocab-size ${bpe_size} --lang-dir data/lang_bpe_${bpe_size} data/train data/libri_train
 fi
 
-if [ ${stop_stage} -ge 4 ]; then
-  log "Stages 4+ (ASR pretraining, accent training, scoring) are not implemented yet: stopping after stage 3."
+# An experiment's name is its config path under conf/ with '/' -> '_': conf/hybrid/mtl_l0.2.yaml -> hybrid_mtl_l0.2
+exp_name() { local p=${1#conf/}; p=${p%.yaml}; echo "${p//\//_}"; }
+if [ "${aesrc_root}" = "${demo_dir}/aesrc2020" ]; then
+  : "${asr_config:=conf/demo/asr_jasper.yaml}"
+  : "${accent_configs:=conf/demo/hybrid/scratch.yaml conf/demo/hybrid/asr_init.yaml conf/demo/hybrid/mtl.yaml conf/demo/hybrid/hybrid.yaml conf/demo/sarnet_circle.yaml conf/demo/baseline_transformer.yaml}"
+else
+  # paper size: the Jasper AM of the hybrid system and the baseline Transformers' encoders
+  : "${asr_config:=conf/asr_jasper.yaml conf/asr_transformer_l3.yaml conf/asr_transformer_l6.yaml conf/asr_transformer_l12.yaml}"
+  : "${accent_configs:=$(ls conf/baseline/*.yaml conf/sarnet/*.yaml conf/hybrid/*.yaml | grep -v '/base\.yaml$' | tr '\n' ' ')}"
 fi
+
+if [ ${stage} -le 4 ] && [ ${stop_stage} -ge 4 ]; then
+  for config in ${asr_config}; do
+    dir=exp/$(exp_name ${config})
+    if [ -f ${dir}/.done ]; then
+      log "Stage 4: ${dir} is finished (remove ${dir}/.done to retrain)"
+    else
+      log "Stage 4: phone-CTC ASR pretraining ${config} on data/libri_train -> ${dir}"
+      # --resume: a killed run continues from its last checkpoint
+      $cuda_cmd --gpu ${ngpu} ${dir}/log/train.log \
+        python -m accent.bin.train --config ${config} --train-data data/libri_train --dev-data data/libri_dev \
+          --lang-dir data/lang_phn --cmvn data/libri_train/cmvn.ark --exp-dir ${dir} --resume ${train_opts}
+    fi
+    log "Stage 4: ${dir}: $(grep -h 'best dev PER' ${dir}/log/train.log | tail -n 1 | sed 's/.*\] //')"
+  done
+fi
+
+if [ ${stage} -le 5 ] && [ ${stop_stage} -ge 5 ]; then
+  dirs=()
+  for config in ${accent_configs}; do
+    dir=exp/$(exp_name ${config})
+    dirs+=(${dir})
+    if [ -f ${dir}/.done ]; then
+      log "Stage 5: ${dir} is finished (remove ${dir}/.done to retrain)"
+      continue
+    fi
+    log "Stage 5: accent training ${config} on data/train -> ${dir}"
+    $cuda_cmd --gpu ${ngpu} ${dir}/log/train.log \
+      python -m accent.bin.train --config ${config} --train-data data/train --dev-data data/dev \
+        --lang-dir data/lang_phn --cmvn data/train/cmvn.ark --exp-dir ${dir} --resume ${train_opts}
+    log "Stage 5: ${dir}: $(grep -h 'best dev accuracy' ${dir}/log/train.log | tail -n 1 | sed 's/.*\] //')"
+  done
+  log "Stage 5: dev accuracy (best epoch) per experiment"
+  python -m accent.bin.show_results "${dirs[@]}"
+fi
+
 log "Done."

@@ -1,0 +1,166 @@
+"""Checkpoints: atomic saving, ``weights_only`` loading, pruning, averaging, RNG states.
+
+A checkpoint is a dict of plain types and tensors only (``torch.load(..., weights_only=True)``
+loads it)::
+
+    format        "accent-checkpoint-v1"
+    config        the resolved experiment config (dict)
+    task          "accent" | "asr"
+    labels        accent label list (scoring order) or None
+    units         CTC unit list (units.txt order) or None
+    normalizer    feature normalisation (mode, mean, std lists)
+    input_dim     feature dimension
+    model         model state dict
+    optimizer, scheduler, scaler     training state (absent from averaged checkpoints)
+    epoch         the epoch this checkpoint belongs to (1-based)
+    batches_done  0 at an epoch's end; > 0 for a mid-epoch ``last.pt`` (batches of ``epoch`` done)
+    step          optimizer steps so far
+    epoch_stats   the running statistics of an unfinished epoch (mid-epoch checkpoints)
+    history       one record per finished epoch (as in train_log.jsonl)
+    best          {"metric", "value", "epoch"} of the best epoch so far
+    rng           python / numpy / torch (/ cuda) RNG states
+
+Files in ``exp/<name>/``: ``epoch_N.pt`` (the newest K kept), ``best.pt`` (hard link to the best
+epoch, or a copy where links are impossible), ``last.pt`` (newest state, for ``--resume``).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+import shutil
+from pathlib import Path
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+
+import numpy as np
+import torch
+
+FORMAT = "accent-checkpoint-v1"
+_EPOCH_RE = re.compile(r"^epoch_(\d+)\.pt$")
+
+PathLike = Union[str, os.PathLike]
+
+
+def save_checkpoint(state: Mapping[str, Any], path: PathLike) -> Path:
+    """``torch.save`` to a temporary file, fsync, then rename: a reader never sees half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as f:
+        torch.save(dict(state), f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    return path
+
+
+def load_checkpoint(path: PathLike, map_location: Union[str, torch.device] = "cpu") -> Dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: checkpoint not found")
+    return torch.load(path, map_location=map_location, weights_only=True)
+
+
+def link_or_copy(src: PathLike, dst: PathLike) -> None:
+    """Make ``dst`` the same file as ``src`` (hard link, else copy), atomically replacing ``dst``."""
+    src, dst = Path(src), Path(dst)
+    tmp = dst.with_name(dst.name + ".tmp")
+    if tmp.exists():
+        tmp.unlink()
+    try:
+        os.link(src, tmp)
+    except OSError:
+        shutil.copyfile(src, tmp)
+    os.replace(tmp, dst)
+
+
+def epoch_checkpoints(exp_dir: PathLike) -> List[Tuple[int, Path]]:
+    """``[(epoch, path)]`` of the ``epoch_N.pt`` files, by epoch."""
+    out = []
+    for p in Path(exp_dir).glob("epoch_*.pt"):
+        m = _EPOCH_RE.match(p.name)
+        if m:
+            out.append((int(m.group(1)), p))
+    return sorted(out)
+
+
+def prune_checkpoints(exp_dir: PathLike, keep: int) -> List[Path]:
+    """Remove all but the newest ``keep`` epoch checkpoints (``best.pt`` is a separate link)."""
+    if keep <= 0:
+        return []
+    removed = []
+    for _, p in epoch_checkpoints(exp_dir)[:-keep]:
+        p.unlink()
+        removed.append(p)
+    return removed
+
+
+def latest_checkpoint(exp_dir: PathLike) -> Optional[Path]:
+    """The state to resume from: ``last.pt`` (kept newest), else the newest ``epoch_N.pt``."""
+    exp_dir = Path(exp_dir)
+    if (exp_dir / "last.pt").is_file():
+        return exp_dir / "last.pt"
+    ckpts = epoch_checkpoints(exp_dir)
+    return ckpts[-1][1] if ckpts else None
+
+
+def average_checkpoints(paths: Sequence[PathLike]) -> Dict[str, Any]:
+    """A checkpoint whose model weights are the mean of those of ``paths`` (floating tensors;
+    integer buffers such as BN's ``num_batches_tracked`` come from the last one).  Config, labels,
+    units and normaliser come from the last checkpoint; the training state is dropped."""
+    if not paths:
+        raise ValueError("no checkpoints to average")
+    ckpts = [load_checkpoint(p) for p in paths]
+    states = [c["model"] for c in ckpts]
+    keys = list(states[-1])
+    for p, s in zip(paths, states):
+        if list(s) != keys:
+            raise ValueError(f"{p}: its model has other parameters than {paths[-1]}; cannot average")
+    avg: Dict[str, torch.Tensor] = {}
+    for k in keys:
+        last = states[-1][k]
+        if torch.is_floating_point(last):
+            acc = torch.zeros_like(last, dtype=torch.float64)
+            for s in states:
+                acc += s[k].to(torch.float64)
+            avg[k] = (acc / len(states)).to(last.dtype)
+        else:
+            avg[k] = last.clone()
+    out = {k: v for k, v in ckpts[-1].items()
+           if k not in ("model", "optimizer", "scheduler", "scaler", "rng", "epoch_stats")}
+    out["model"] = avg
+    out["averaged_from"] = [str(p) for p in paths]
+    return out
+
+
+# ------------------------------------------------------------------------------------------------
+# RNG states as plain types (weights_only-loadable)
+
+
+def rng_state() -> Dict[str, Any]:
+    np_state = np.random.get_state()
+    py_state = random.getstate()
+    state = {
+        "python": [py_state[0], list(py_state[1]), py_state[2]],
+        "numpy": {
+            "name": np_state[0], "keys": torch.from_numpy(np_state[1].astype(np.int64)),
+            "pos": int(np_state[2]), "has_gauss": int(np_state[3]), "cached_gaussian": float(np_state[4]),
+        },
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+    }
+    return state
+
+
+def set_rng_state(state: Mapping[str, Any]) -> None:
+    py = state["python"]
+    random.setstate((py[0], tuple(py[1]), py[2]))
+    n = state["numpy"]
+    keys = n["keys"].numpy().astype(np.uint32)
+    np.random.set_state((n["name"], keys, n["pos"], n["has_gauss"], n["cached_gaussian"]))
+    torch.set_rng_state(state["torch"].cpu())
+    if state.get("cuda") and torch.cuda.is_available():
+        cuda = list(state["cuda"])
+        if len(cuda) == torch.cuda.device_count():
+            torch.cuda.set_rng_state_all([c.cpu() for c in cuda])

@@ -1,0 +1,77 @@
+"""Building models from a resolved config, and loading trained ones back from checkpoints."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Dict, Mapping, Optional, Sequence, Tuple, Union
+
+import torch
+import torch.nn as nn
+
+from accent.models import AccentModel, AsrModel
+
+from .checkpoint import PathLike, load_checkpoint
+
+log = logging.getLogger(__name__)
+
+
+def build_model(cfg: Mapping[str, Any], input_dim: int, labels: Optional[Sequence[str]],
+                units: Optional[Sequence[str]]) -> nn.Module:
+    """``AsrModel`` for ``task: asr``, ``AccentModel`` for ``task: accent``."""
+    model_cfg = cfg["model"]
+    if cfg["task"] == "asr":
+        if not units:
+            raise ValueError("an ASR model needs the unit list (units.txt)")
+        return AsrModel.from_config(model_cfg, input_dim, len(units))
+    if not labels:
+        raise ValueError("an accent model needs the label list")
+    num_units = len(units) if units else None
+    return AccentModel.from_config(model_cfg, input_dim, len(labels), num_units)
+
+
+def count_parameters(model: nn.Module) -> Dict[str, int]:
+    total = sum(p.numel() for p in model.parameters())
+    params = model.trainable_parameters() if hasattr(model, "trainable_parameters") else model.parameters()
+    trainable = sum(p.numel() for p in params if p.requires_grad)
+    return {"total": int(total), "trainable": int(trainable)}
+
+
+def load_model(checkpoint: Union[PathLike, Mapping[str, Any]], device: Union[str, torch.device] = "cpu"
+               ) -> Tuple[nn.Module, Dict[str, Any]]:
+    """A trained model (eval mode) and its checkpoint dict (config, labels, units, normalizer)."""
+    ckpt = load_checkpoint(checkpoint) if not isinstance(checkpoint, Mapping) else dict(checkpoint)
+    model = build_model(ckpt["config"], int(ckpt["input_dim"]), ckpt.get("labels"), ckpt.get("units"))
+    model.load_state_dict(ckpt["model"])
+    model.to(device).eval()
+    return model, ckpt
+
+
+def init_from_asr(model: nn.Module, asr_ckpt: Mapping[str, Any], method: str,
+                  units: Optional[Sequence[str]], source: str = "") -> Dict[str, Any]:
+    """Initialise an accent model from a stage-4 ASR checkpoint, as the method says.
+
+    asr_init: the encoder.  mtl: the encoder, and the CTC head when the unit lists agree.
+    hybrid: as mtl, plus the frozen reference encoder.  Architecture mismatches raise naming the
+    checkpoint.  Returns a summary dict for the log.
+    """
+    from accent.models import load_encoder_from_asr
+
+    if asr_ckpt.get("task") not in (None, "asr"):
+        raise ValueError(f"{source}: not an ASR checkpoint (task {asr_ckpt.get('task')!r})")
+    targets = ["encoder", "reference_encoder"] if method == "hybrid" else ["encoder"]
+    try:
+        load_encoder_from_asr(model, asr_ckpt, targets=targets)
+    except RuntimeError as e:
+        raise ValueError(f"{source}: its encoder does not fit this model's encoder config: {e}") from None
+    done = {"encoders": targets, "ctc_head": False}
+    ctc_head = getattr(model, "ctc_head", None)
+    if method in ("mtl", "hybrid") and ctc_head is not None:
+        asr_units = asr_ckpt.get("units")
+        state = asr_ckpt["model"]
+        head = {k[len("ctc_head."):]: v for k, v in state.items() if k.startswith("ctc_head.")}
+        if asr_units is not None and units is not None and list(asr_units) == list(units) and head:
+            ctc_head.load_state_dict(head)
+            done["ctc_head"] = True
+        else:
+            log.warning("%s: its units differ from ours; the CTC head starts from random weights", source)
+    return done

@@ -1,0 +1,88 @@
+"""Learning-rate schedules by optimizer step: warm-up then decay.
+
+``optim.scheduler`` config (``name`` and its options)::
+
+    constant        warmup_steps: 0                       lr ramps up linearly, then stays
+    warmup_cosine   warmup_steps: 500, final_lr_ratio: 0.01   cosine from lr to lr*ratio at the last step
+    warmup_exp      warmup_steps: 500, final_lr_ratio: 0.01   exponential decay to lr*ratio at the last step
+    noam            warmup_steps: 25000                    lr * min(s/w, sqrt(w/s)) (peak = lr at s = w)
+
+``total_steps`` (epochs x batches per epoch) is supplied by the trainer.  The state is the step
+count alone, so resuming is exact.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Dict, Mapping, Union
+
+import torch
+
+SCHEDULERS = ("constant", "warmup_cosine", "warmup_exp", "noam")
+
+
+class WarmupScheduler:
+    def __init__(self, optimizer: torch.optim.Optimizer, name: str = "warmup_cosine", total_steps: int = 1,
+                 warmup_steps: int = 0, final_lr_ratio: float = 0.01):
+        if name not in SCHEDULERS:
+            raise ValueError(f"optim.scheduler.name must be one of {', '.join(SCHEDULERS)}; got {name!r}")
+        if warmup_steps < 0 or not 0 < final_lr_ratio <= 1:
+            raise ValueError("scheduler: warmup_steps >= 0 and 0 < final_lr_ratio <= 1 required")
+        self.optimizer, self.name = optimizer, name
+        self.total_steps = max(int(total_steps), 1)
+        self.warmup_steps = int(warmup_steps)
+        self.final_lr_ratio = float(final_lr_ratio)
+        self.base_lrs = [g.get("initial_lr", g["lr"]) for g in optimizer.param_groups]
+        for g, lr in zip(optimizer.param_groups, self.base_lrs):
+            g["initial_lr"] = lr
+        self.step_count = 0
+        self._apply()
+
+    @classmethod
+    def from_config(cls, optimizer, cfg: Union[str, Mapping[str, Any]], total_steps: int) -> "WarmupScheduler":
+        if isinstance(cfg, str):
+            cfg = {"name": cfg}
+        cfg = dict(cfg)
+        name = cfg.pop("name", "warmup_cosine")
+        known = {"warmup_steps", "final_lr_ratio"}
+        if set(cfg) - known:
+            raise KeyError(f"unknown optim.scheduler options {sorted(set(cfg) - known)}; "
+                           f"known: name, {', '.join(sorted(known))}")
+        return cls(optimizer, name, total_steps, **cfg)
+
+    def factor(self, step: int) -> float:
+        w = self.warmup_steps
+        if self.name == "noam":
+            s = max(step, 1)
+            return min(s / w, math.sqrt(w / s)) if w > 0 else 1.0 / math.sqrt(s)
+        if w > 0 and step < w:
+            return (step + 1) / w
+        if self.name == "constant":
+            return 1.0
+        progress = min(max(step - w, 0) / max(self.total_steps - w, 1), 1.0)
+        r = self.final_lr_ratio
+        if self.name == "warmup_cosine":
+            return r + (1 - r) * 0.5 * (1 + math.cos(math.pi * progress))
+        return r ** progress  # warmup_exp
+
+    def _apply(self) -> None:
+        f = self.factor(self.step_count)
+        for g, lr in zip(self.optimizer.param_groups, self.base_lrs):
+            g["lr"] = lr * f
+
+    def step(self) -> None:
+        self.step_count += 1
+        self._apply()
+
+    def get_last_lr(self):
+        return [g["lr"] for g in self.optimizer.param_groups]
+
+    def state_dict(self) -> Dict[str, Any]:
+        return {"name": self.name, "step_count": self.step_count, "total_steps": self.total_steps,
+                "warmup_steps": self.warmup_steps, "final_lr_ratio": self.final_lr_ratio,
+                "base_lrs": list(self.base_lrs)}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        self.step_count = int(state["step_count"])
+        self.base_lrs = list(state.get("base_lrs", self.base_lrs))
+        self._apply()

@@ -1,0 +1,608 @@
+"""One trainer for phone-CTC ASR pretraining (``task: asr``) and accent recognition (``task: accent``).
+
+* ``task: asr``: ``AsrModel`` (encoder + CTC head) on a transcribed set; dev phone error rate with
+  greedy decoding; best = lowest dev PER.
+* ``task: accent``: ``AccentModel``; dev accuracy; best = highest dev accuracy (ties: lower dev
+  loss).  ``method``: ``scratch`` (random init), ``asr_init`` (encoder from the ASR checkpoint),
+  ``mtl`` (asr_init + CTC with weight λ = ``model.ctc_weight``), ``hybrid`` (mtl + a frozen
+  reference encoder loaded from the same checkpoint, fused with the trainable one).
+
+Training: Adam/AdamW, warm-up + decay by step (:mod:`.scheduler`), gradient clipping, mixed
+precision on CUDA (``train.amp``: bf16, or fp16 with a GradScaler), a margin ramp for margin
+heads (``train.margin_ramp``), per-epoch checkpoints, exact resumption (model, optimizer,
+scheduler, scaler, sampler position, RNG states; at epoch ends and, with
+``train.save_interval_steps``, mid-epoch).  Outputs in ``exp_dir``: ``config.yaml`` (resolved),
+``accents``/``units.txt``, ``epoch_N.pt``, ``best.pt``, ``last.pt``, ``train_log.jsonl`` (one JSON
+record per epoch), ``results.json``, ``tensorboard/`` and, at the end, ``.done``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import math
+import random
+import sys
+import time
+from pathlib import Path
+from typing import Any, Dict, List, Mapping, Optional
+
+import numpy as np
+import torch
+
+from accent.data.kaldi_dir import DataDirError, write_list, write_text_atomic
+from accent.dataset import (
+    BucketBatchSampler, FeatsDataset, FeatureNormalizer, SpecAugment, Tokenizer, make_loader, read_label_list,
+)
+from accent.models import greedy_decode, linear_margin
+from accent.models.ctc import error_counts, unpad_targets
+
+from .checkpoint import (
+    FORMAT, PathLike, average_checkpoints, epoch_checkpoints, latest_checkpoint, link_or_copy, load_checkpoint,
+    prune_checkpoints, rng_state, save_checkpoint, set_rng_state,
+)
+from .config import ConfigError, dump_config, needs_asr_checkpoint, plain
+from .model_io import build_model, count_parameters, init_from_asr
+from .scheduler import WarmupScheduler
+
+log = logging.getLogger(__name__)
+
+# config keys that may change between a run and its resumption
+RESUMABLE_CHANGES = {
+    "train.epochs", "train.keep_checkpoints", "train.log_interval_steps", "train.save_interval_steps",
+    "train.average_last", "data.num_workers", "data.prefetch_factor", "asr_checkpoint", "description",
+}
+
+
+def resolve_device(device: str = "auto") -> torch.device:
+    if device in (None, "", "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"--device {device}: CUDA is not available here")
+    return dev
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % (2**32))
+    torch.manual_seed(seed)
+
+
+def _flatten(d: Mapping[str, Any], prefix: str = "") -> Dict[str, Any]:
+    out = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, Mapping):
+            out.update(_flatten(v, key + "."))
+        else:
+            out[key] = v
+    return out
+
+
+def config_differences(a: Mapping[str, Any], b: Mapping[str, Any]) -> List[str]:
+    fa, fb = _flatten(a), _flatten(b)
+    return sorted(k for k in set(fa) | set(fb) if fa.get(k, "<unset>") != fb.get(k, "<unset>"))
+
+
+class _Tensorboard:
+    """SummaryWriter when the ``tensorboard`` package is installed; otherwise a no-op (one warning)."""
+
+    def __init__(self, log_dir: Path, purge_step: Optional[int]):
+        self.writer = None
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError:
+            log.warning("TensorBoard logging off: the 'tensorboard' package is not installed")
+            return
+        self.writer = SummaryWriter(str(log_dir), purge_step=purge_step)
+
+    def scalars(self, values: Mapping[str, Any], step: int) -> None:
+        if self.writer is None:
+            return
+        for k, v in values.items():
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v):
+                self.writer.add_scalar(k, v, step)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+class _EpochStats:
+    """Running sums of one training epoch (saved in mid-epoch checkpoints)."""
+
+    KEYS = ("utts", "frames", "loss", "accent_loss", "ctc_loss", "correct", "labelled", "steps",
+            "skipped", "time", "data_time")
+
+    def __init__(self, state: Optional[Mapping[str, float]] = None):
+        self.v: Dict[str, float] = {k: 0.0 for k in self.KEYS}
+        if state:
+            self.v.update({k: float(state[k]) for k in self.KEYS if k in state})
+
+    def __getitem__(self, k: str) -> float:
+        return self.v[k]
+
+    def add(self, **kw: float) -> None:
+        for k, x in kw.items():
+            self.v[k] += float(x)
+
+    def state(self) -> Dict[str, float]:
+        return dict(self.v)
+
+
+class Trainer:
+    def __init__(
+        self,
+        cfg: Mapping[str, Any],
+        exp_dir: PathLike,
+        train_data: PathLike,
+        dev_data: PathLike,
+        lang_dir: Optional[PathLike] = None,
+        cmvn: Optional[PathLike] = None,
+        asr_checkpoint: Optional[PathLike] = None,
+        device: str = "auto",
+        resume: bool = False,
+        rank: int = 0,
+        world_size: int = 1,
+    ):
+        self.cfg = plain(cfg)
+        self.exp_dir = Path(exp_dir)
+        self.train_data, self.dev_data = Path(train_data), Path(dev_data)
+        self.lang_dir = Path(lang_dir) if lang_dir else self.train_data.parent / "lang_phn"
+        self.cmvn_path = Path(cmvn) if cmvn else self.train_data / "cmvn.ark"
+        self.asr_checkpoint = asr_checkpoint or self.cfg.get("asr_checkpoint")
+        if asr_checkpoint:
+            self.cfg["asr_checkpoint"] = str(asr_checkpoint)
+        self.device = resolve_device(device)
+        self.resume = resume
+        self.rank, self.world_size = rank, world_size  # the sampler shards by rank; DDP itself is not wired yet
+        self.task = self.cfg["task"]
+        self.metric = "dev_per" if self.task == "asr" else "dev_acc"
+        self.higher_is_better = self.task == "accent"
+        if needs_asr_checkpoint(self.cfg) and not self.asr_checkpoint:
+            raise ConfigError(
+                f"method {self.cfg['method']} initialises from an ASR checkpoint: give --asr-checkpoint "
+                "(e.g. exp/asr_jasper/best.pt) or asr_checkpoint: in the config"
+            )
+
+    # ------------------------------------------------------------------------------------------
+    # set-up
+
+    def _setup(self) -> None:
+        cfg, data_cfg, train_cfg = self.cfg, self.cfg["data"], self.cfg["train"]
+        seed_everything(int(cfg["seed"]))
+        self.exp_dir.mkdir(parents=True, exist_ok=True)
+
+        # labels, units, normalisation
+        self.labels = read_label_list(self.train_data) if self.task == "accent" else None
+        ctc = self.task == "asr" or float(cfg["model"].get("ctc_weight", 0)) > 0
+        self.tokenizer = Tokenizer(self.lang_dir) if ctc else None
+        self.units = self.tokenizer.units if self.tokenizer else None
+        if data_cfg["cmvn"] == "global":
+            self.normalizer = FeatureNormalizer.from_stats_file(self.cmvn_path)
+        else:
+            self.normalizer = FeatureNormalizer(data_cfg["cmvn"])
+
+        # data
+        label_source = str(self.train_data / "accents")
+        self.train_set = FeatsDataset(
+            self.train_data, self.normalizer, self.labels, self.tokenizer, require_labels=True,
+            require_targets=True, specaug=SpecAugment.from_config(data_cfg["specaug"]),
+            seed=int(cfg["seed"]), label_source=label_source,
+        )
+        self.dev_set = FeatsDataset(
+            self.dev_data, self.normalizer, self.labels, self.tokenizer, require_labels=self.task == "accent",
+            require_targets=self.task == "asr", label_source=label_source,
+        )
+        self.input_dim = self.train_set.feat_dim
+        self.train_sampler = BucketBatchSampler(
+            self.train_set.lengths, int(data_cfg["max_frames"]), data_cfg["max_batch_size"], shuffle=True,
+            seed=int(cfg["seed"]), rank=self.rank, world_size=self.world_size,
+            min_batch_size=2 if self.task == "accent" else 1,  # the embedding's batch norm needs 2
+        )
+        dev_frames = int(data_cfg["dev_max_frames"] or 2 * int(data_cfg["max_frames"]))
+        self.dev_sampler = BucketBatchSampler(self.dev_set.lengths, dev_frames, data_cfg["max_batch_size"],
+                                              shuffle=False)
+        pin = self.device.type == "cuda"
+        nw, pf = int(data_cfg["num_workers"] or 0), data_cfg["prefetch_factor"]
+        self.train_loader = make_loader(self.train_set, self.train_sampler, nw, pin, pf, seed=int(cfg["seed"]))
+        self.dev_loader = make_loader(self.dev_set, self.dev_sampler, nw, pin, pf, seed=int(cfg["seed"]))
+        self.steps_per_epoch = self.train_sampler.num_batches(1)
+        self.frame_shift = float(data_cfg["frame_shift_ms"]) / 1000.0
+
+        # model
+        self.model = build_model(cfg, self.input_dim, self.labels, self.units)
+        self.params = count_parameters(self.model)
+        self.model.to(self.device)
+        params = list(self.model.trainable_parameters())
+        oc = cfg["optim"]
+        opt_cls = torch.optim.AdamW if oc["name"] == "adamw" else torch.optim.Adam
+        self.optimizer = opt_cls(params, lr=float(oc["lr"]), betas=tuple(oc["betas"]), eps=float(oc["eps"]),
+                                 weight_decay=float(oc["weight_decay"]))
+        total = int(train_cfg["epochs"]) * self.steps_per_epoch
+        self.scheduler = WarmupScheduler.from_config(self.optimizer, oc["scheduler"], total)
+
+        # mixed precision
+        amp = train_cfg["amp"] or "none"
+        self.amp_dtype = None
+        if amp != "none":
+            if self.device.type != "cuda":
+                log.info("train.amp=%s: mixed precision is CUDA-only, training in float32 on %s", amp, self.device)
+            elif amp == "bf16" and not torch.cuda.is_bf16_supported():
+                log.warning("train.amp=bf16: this GPU has no bf16 support, training in float32")
+            else:
+                self.amp_dtype = torch.bfloat16 if amp == "bf16" else torch.float16
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
+
+        # margin ramp
+        head = getattr(self.model, "head", None)
+        self.final_margin = float(getattr(head, "margin", 0.0)) if head is not None else 0.0
+        self.margin_ramp = train_cfg["margin_ramp"]
+        if self.margin_ramp and (head is None or type(head).__name__ == "SoftmaxHead"):
+            log.info("train.margin_ramp ignored: the head has no margin")
+            self.margin_ramp = None
+
+        # state
+        self.epoch = 1
+        self.batches_done = 0
+        self.step = 0
+        self.history: List[Dict[str, Any]] = []
+        self.best: Dict[str, Any] = {"metric": self.metric, "value": None, "epoch": None}
+        self.epoch_stats = _EpochStats()
+
+    def _initialise_from_asr(self) -> None:
+        if not needs_asr_checkpoint(self.cfg):
+            return
+        path = Path(self.asr_checkpoint)
+        ckpt = load_checkpoint(path)
+        done = init_from_asr(self.model, ckpt, self.cfg["method"], self.units, source=str(path))
+        asr_norm = ckpt.get("normalizer") or {}
+        if asr_norm.get("mode") not in (None, self.normalizer.mode):
+            log.warning("%s was trained with %s CMVN, this model uses %s", path, asr_norm.get("mode"),
+                        self.normalizer.mode)
+        log.info("initialised from %s: %s%s", path, " + ".join(done["encoders"]),
+                 " + CTC head" if done["ctc_head"] else "")
+
+    def _write_static_files(self) -> None:
+        write_text_atomic(self.exp_dir / "config.yaml", dump_config(self.cfg))
+        if self.labels:
+            write_list(self.exp_dir / "accents", self.labels)
+        if self.units:
+            write_text_atomic(self.exp_dir / "units.txt", "".join(f"{u} {i}\n" for i, u in enumerate(self.units)))
+
+    # ------------------------------------------------------------------------------------------
+    # checkpoints
+
+    def _state(self, epoch_end: bool) -> Dict[str, Any]:
+        return {
+            "format": FORMAT,
+            "config": self.cfg,
+            "task": self.task,
+            "labels": self.labels,
+            "units": self.units,
+            "normalizer": self.normalizer.to_dict(),
+            "input_dim": self.input_dim,
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "scaler": self.scaler.state_dict() if self.scaler.is_enabled() else None,
+            "epoch": self.epoch,
+            "batches_done": 0 if epoch_end else self.batches_done,
+            "step": self.step,
+            "epoch_stats": None if epoch_end else self.epoch_stats.state(),
+            "history": self.history,
+            "best": self.best,
+            "params": self.params,
+            "rng": rng_state(),
+        }
+
+    def _resume(self) -> bool:
+        path = latest_checkpoint(self.exp_dir)
+        if path is None:
+            if self.resume:
+                log.info("--resume: no checkpoint in %s, starting from scratch", self.exp_dir)
+            return False
+        if not self.resume:
+            raise ConfigError(f"{self.exp_dir} already holds checkpoints ({path.name}): "
+                              "pass --resume to continue, or remove the directory")
+        ckpt = load_checkpoint(path, map_location="cpu")
+        diff = [k for k in config_differences(ckpt["config"], self.cfg) if k not in RESUMABLE_CHANGES]
+        if diff:
+            raise ConfigError(f"--resume: the config differs from the one of {path} in {', '.join(diff)}; "
+                              "use a new --exp-dir for a new config")
+        if ckpt.get("labels") != self.labels or ckpt.get("units") != self.units:
+            raise ConfigError(f"--resume: the label or unit list differs from the one of {path}")
+        self.model.load_state_dict(ckpt["model"])
+        self.optimizer.load_state_dict(ckpt["optimizer"])
+        self.scheduler.load_state_dict(ckpt["scheduler"])
+        if ckpt["scheduler"].get("total_steps") != self.scheduler.total_steps:
+            log.warning("--resume: train.epochs changed: the learning-rate schedule now spans %d steps",
+                        self.scheduler.total_steps)
+        if ckpt.get("scaler") and self.scaler.is_enabled():
+            self.scaler.load_state_dict(ckpt["scaler"])
+        self.step = int(ckpt["step"])
+        self.history = list(ckpt["history"])
+        self.best = dict(ckpt["best"])
+        if ckpt["batches_done"]:
+            self.epoch, self.batches_done = int(ckpt["epoch"]), int(ckpt["batches_done"])
+            self.epoch_stats = _EpochStats(ckpt["epoch_stats"])
+        else:
+            self.epoch, self.batches_done = int(ckpt["epoch"]) + 1, 0
+        set_rng_state(ckpt["rng"])
+        where = (f"epoch {self.epoch}, batch {self.batches_done}" if self.batches_done
+                 else f"the start of epoch {self.epoch}")
+        log.info("resumed from %s (step %d): continuing at %s", path, self.step, where)
+        return True
+
+    def _save_epoch(self) -> None:
+        path = save_checkpoint(self._state(epoch_end=True), self.exp_dir / f"epoch_{self.epoch}.pt")
+        link_or_copy(path, self.exp_dir / "last.pt")
+        if self.best["epoch"] == self.epoch:
+            link_or_copy(path, self.exp_dir / "best.pt")
+        prune_checkpoints(self.exp_dir, int(self.cfg["train"]["keep_checkpoints"]))
+
+    def _write_log(self) -> None:
+        write_text_atomic(self.exp_dir / "train_log.jsonl", "".join(json.dumps(r) + "\n" for r in self.history))
+
+    # ------------------------------------------------------------------------------------------
+    # steps
+
+    def _autocast(self):
+        if self.amp_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=self.device.type, dtype=self.amp_dtype)
+
+    def _forward(self, batch: Mapping[str, Any]) -> Dict[str, Any]:
+        dev = self.device
+        feats = batch["feats"].to(dev, non_blocking=True)
+        lengths = batch["lengths"].to(dev, non_blocking=True)
+        targets = batch["targets"].to(dev, non_blocking=True) if batch["targets"] is not None else None
+        tlen = batch["target_lengths"].to(dev, non_blocking=True) if batch["target_lengths"] is not None else None
+        with self._autocast():
+            if self.task == "asr":
+                return self.model(feats, lengths, targets, tlen)
+            labels = batch["labels"].to(dev, non_blocking=True) if batch["labels"] is not None else None
+            if getattr(self.model, "ctc_head", None) is None:
+                targets = tlen = None
+            return self.model(feats, lengths, labels, targets, tlen)
+
+    def _set_margin(self) -> Optional[float]:
+        if not self.margin_ramp:
+            return None
+        r = self.margin_ramp
+        start = float(r.get("start_epoch", 0)) * self.steps_per_epoch
+        end = float(r.get("end_epoch", 0)) * self.steps_per_epoch
+        m = linear_margin(self.step, start, end, float(r.get("initial", 0.0)), self.final_margin)
+        self.model.head.set_margin(m)
+        return m
+
+    def _train_epoch(self, progress: bool) -> Dict[str, Any]:
+        cfg = self.cfg
+        clip = float(cfg["optim"]["clip_grad"] or 0)
+        save_every = int(cfg["train"]["save_interval_steps"] or 0)
+        log_every = int(cfg["train"]["log_interval_steps"] or 0)
+        self.model.train()
+        self.train_sampler.set_epoch(self.epoch, start=self.batches_done)
+        stats = self.epoch_stats
+        bar = None
+        if progress:
+            from tqdm import tqdm
+            bar = tqdm(total=self.steps_per_epoch, initial=self.batches_done, desc=f"epoch {self.epoch}",
+                       leave=False, file=sys.stderr, dynamic_ncols=True)
+        t_last = time.perf_counter()
+        it = iter(self.train_loader)
+        while True:
+            batch = next(it, None)
+            t_data = time.perf_counter()
+            if batch is None:
+                break
+            margin = self._set_margin()
+            out = self._forward(batch)
+            loss = out["loss"]
+            if not torch.isfinite(loss.detach()):
+                log.warning("epoch %d batch %d: non-finite loss (%s), step skipped", self.epoch,
+                            self.batches_done + 1, loss.item())
+                self.optimizer.zero_grad(set_to_none=True)
+                stats.add(skipped=1)
+            else:
+                self.optimizer.zero_grad(set_to_none=True)
+                self.scaler.scale(loss).backward()
+                if clip > 0:
+                    self.scaler.unscale_(self.optimizer)
+                    torch.nn.utils.clip_grad_norm_(self.model.trainable_parameters(), clip)
+                self.scaler.step(self.optimizer)
+                self.scaler.update()
+            self.scheduler.step()
+            self.step += 1
+            self.batches_done += 1
+            n = len(batch["utts"])
+            upd = {"utts": n, "frames": int(batch["lengths"].sum()), "steps": 1, "loss": float(loss.detach()) * n}
+            for k in ("accent_loss", "ctc_loss"):
+                if out.get(k) is not None:
+                    upd[k] = float(out[k].detach()) * n
+            if batch.get("labels") is not None and out.get("logits") is not None:
+                upd["correct"] = int((out["logits"].argmax(-1).cpu() == batch["labels"]).sum())
+                upd["labelled"] = n
+            now = time.perf_counter()
+            upd["time"] = now - t_last
+            upd["data_time"] = t_data - t_last
+            t_last = now
+            stats.add(**upd)
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(loss=f"{stats['loss'] / max(stats['utts'], 1):.3f}")
+            if log_every and self.step % log_every == 0:
+                lr = self.scheduler.get_last_lr()[0]
+                log.info("epoch %d step %d (%d/%d): loss %.4f lr %.3g%s", self.epoch, self.step,
+                         self.batches_done, self.steps_per_epoch, float(loss.detach()), lr,
+                         f" margin {margin:.3f}" if margin is not None else "")
+                self.tb.scalars({"train_step/loss": float(loss.detach()), "train_step/lr": lr}, self.step)
+            if save_every and self.batches_done % save_every == 0 and self.batches_done < self.steps_per_epoch:
+                save_checkpoint(self._state(epoch_end=False), self.exp_dir / "last.pt")
+        if bar is not None:
+            bar.close()
+        u = max(stats["utts"], 1)
+        res = {
+            "train_loss": stats["loss"] / u,
+            "train_frames_per_s": stats["frames"] / max(stats["time"], 1e-9),
+            "train_audio_s_per_s": stats["frames"] * self.frame_shift / max(stats["time"], 1e-9),
+            "train_time_s": stats["time"],
+            "train_data_wait_frac": stats["data_time"] / max(stats["time"], 1e-9),
+            "train_utts": int(stats["utts"]),
+            "train_skipped_steps": int(stats["skipped"]),
+        }
+        if stats["accent_loss"]:
+            res["train_accent_loss"] = stats["accent_loss"] / u
+        if stats["ctc_loss"]:
+            res["train_ctc_loss"] = stats["ctc_loss"] / u
+        if stats["labelled"]:
+            res["train_acc"] = stats["correct"] / stats["labelled"]
+        return res
+
+    @torch.no_grad()
+    def evaluate(self) -> Dict[str, Any]:
+        """Dev loss, accuracy (accent; overall and per accent) and PER (when there is a CTC head and targets)."""
+        self.model.eval()
+        t0 = time.perf_counter()
+        n = loss = ctc = 0.0
+        errors = ref_len = 0
+        k = len(self.labels) if self.labels else 0
+        correct = np.zeros(k, dtype=np.int64)
+        count = np.zeros(k, dtype=np.int64)
+        self.dev_sampler.set_epoch(0)
+        for batch in self.dev_loader:
+            out = self._forward(batch)
+            b = len(batch["utts"])
+            n += b
+            if out.get("loss") is not None:
+                loss += float(out["loss"]) * b
+            if out.get("ctc_loss") is not None:
+                ctc += float(out["ctc_loss"]) * b
+            if batch.get("labels") is not None and out.get("logits") is not None:
+                pred = out["logits"].float().argmax(-1).cpu().numpy()
+                lab = batch["labels"].numpy()
+                np.add.at(count, lab, 1)
+                np.add.at(correct, lab, (pred == lab).astype(np.int64))
+            if out.get("ctc_log_probs") is not None and batch["targets"] is not None:
+                hyps = greedy_decode(out["ctc_log_probs"].float(), out["ctc_lengths"], blank=0)
+                e, r = error_counts(hyps, unpad_targets(batch["targets"], batch["target_lengths"]))
+                errors += e
+                ref_len += r
+        res: Dict[str, Any] = {"dev_loss": loss / max(n, 1), "dev_time_s": time.perf_counter() - t0}
+        if ctc:
+            res["dev_ctc_loss"] = ctc / max(n, 1)
+        if ref_len:
+            res["dev_per"] = errors / ref_len
+        if count.sum():
+            res["dev_acc"] = float(correct.sum() / count.sum())
+            res["dev_acc_per_accent"] = {lab: (float(c / t) if t else None)
+                                         for lab, c, t in zip(self.labels, correct, count)}
+        return res
+
+    def _is_better(self, value: float, loss: float) -> bool:
+        best = self.best["value"]
+        if best is None:
+            return True
+        if value == best:
+            return loss < self.best.get("loss", float("inf"))
+        return value > best if self.higher_is_better else value < best
+
+    # ------------------------------------------------------------------------------------------
+    # main loop
+
+    def run(self) -> Dict[str, Any]:
+        self._setup()
+        resumed = self._resume()
+        if not resumed:
+            self._initialise_from_asr()
+        self._write_static_files()
+        epochs = int(self.cfg["train"]["epochs"])
+        log.info("%s model: %s parameters (%s trainable) on %s; %d training utterances in %d batches/epoch, "
+                 "%d dev utterances", self.task, f"{self.params['total']:,}", f"{self.params['trainable']:,}",
+                 self.device, len(self.train_set), self.steps_per_epoch, len(self.dev_set))
+        self.tb = _Tensorboard(self.exp_dir / "tensorboard", purge_step=self.step if resumed else None)
+        progress = sys.stderr.isatty()
+        try:
+            while self.epoch <= epochs:
+                t0 = time.perf_counter()
+                train = self._train_epoch(progress)
+                dev = self.evaluate()
+                if self.metric not in dev:
+                    raise DataDirError(f"{self.dev_data}: gives no {self.metric} (missing labels or transcripts?)")
+                value = dev[self.metric]
+                better = self._is_better(value, dev["dev_loss"])
+                if better:
+                    self.best = {"metric": self.metric, "value": value, "epoch": self.epoch, "loss": dev["dev_loss"]}
+                record = {"epoch": self.epoch, "step": self.step, "lr": self.scheduler.get_last_lr()[0]}
+                if self.margin_ramp:
+                    record["margin"] = float(self.model.head.margin)
+                record.update(train)
+                record.update(dev)
+                record["is_best"] = better
+                record["epoch_time_s"] = time.perf_counter() - t0
+                self.history.append(record)
+                self._log_epoch(record, epochs)
+                self.tb.scalars({f"{k.split('_', 1)[0]}/{k.split('_', 1)[1]}": v for k, v in record.items()
+                                 if k.startswith(("train_", "dev_"))}, self.epoch)
+                self.tb.scalars({"train/lr": record["lr"]}, self.epoch)
+                self._save_epoch()
+                self._write_log()
+                self.epoch += 1
+                self.batches_done = 0
+                self.epoch_stats = _EpochStats()
+        finally:
+            self.tb.close()
+        return self._finish()
+
+    def _log_epoch(self, r: Mapping[str, Any], epochs: int) -> None:
+        parts = [f"epoch {r['epoch']}/{epochs}", f"train loss {r['train_loss']:.4f}"]
+        if "train_acc" in r:
+            parts.append(f"acc {100 * r['train_acc']:.2f}%")
+        parts.append(f"| dev loss {r['dev_loss']:.4f}")
+        if "dev_acc" in r:
+            parts.append(f"acc {100 * r['dev_acc']:.2f}%")
+        if "dev_per" in r:
+            parts.append(f"PER {100 * r['dev_per']:.2f}%")
+        parts.append(f"| lr {r['lr']:.3g}")
+        if "margin" in r:
+            parts.append(f"margin {r['margin']:.3f}")
+        parts.append(f"| {r['train_frames_per_s']:.0f} frames/s, {r['train_audio_s_per_s']:.1f} audio-s/s, "
+                     f"data wait {100 * r['train_data_wait_frac']:.1f}%")
+        parts.append(f"| {r['train_time_s']:.1f}s train + {r['dev_time_s']:.1f}s dev")
+        if r["is_best"]:
+            parts.append("(best)")
+        log.info(" ".join(parts))
+
+    def _finish(self) -> Dict[str, Any]:
+        avg_n = int(self.cfg["train"]["average_last"] or 0)
+        if avg_n > 0:
+            ckpts = [p for _, p in epoch_checkpoints(self.exp_dir)][-avg_n:]
+            if len(ckpts) < avg_n:
+                log.warning("train.average_last=%d but only %d epoch checkpoints are kept", avg_n, len(ckpts))
+            save_checkpoint(average_checkpoints(ckpts), self.exp_dir / f"avg_{avg_n}.pt")
+        train_time = sum(r["train_time_s"] + r["dev_time_s"] for r in self.history)
+        results = {
+            "task": self.task,
+            "method": self.cfg.get("method"),
+            "metric": self.metric,
+            "best_value": self.best["value"],
+            "best_epoch": self.best["epoch"],
+            "epochs": len(self.history),
+            "train_time_s": train_time,
+            "params": self.params,
+            "best_checkpoint": str(self.exp_dir / "best.pt"),
+        }
+        if self.history:
+            last = self.history[-1]
+            results["last"] = {k: last[k] for k in ("dev_acc", "dev_per", "dev_loss") if k in last}
+            results["train_audio_s_per_s"] = float(np.mean([r["train_audio_s_per_s"] for r in self.history]))
+        write_text_atomic(self.exp_dir / "results.json", json.dumps(results, indent=2) + "\n")
+        (self.exp_dir / ".done").touch()
+        name = "dev accuracy" if self.task == "accent" else "dev PER"
+        value = self.best["value"]
+        log.info("best %s %s at epoch %s (%s); %d epochs in %.1f s", name,
+                 f"{100 * value:.2f}%" if value is not None else "n/a", self.best["epoch"],
+                 self.exp_dir / "best.pt", len(self.history), train_time)
+        return results

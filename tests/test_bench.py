@@ -1,0 +1,32 @@
+"""accent.bin.bench --quick: every encoder trains a few steps, through synthetic batches and the
+real DataLoader, and the table reports parameters, throughput, memory and the data-wait share."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from test_dataset import make_corpus
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_bench_quick(tmp_path) -> None:
+    corpus = make_corpus(tmp_path, spk_per_accent=1, utts_per_spk=4, dev_utts=1)
+    out = tmp_path / "bench.json"
+    r = subprocess.run(
+        [sys.executable, "-m", "accent.bin.bench", "--quick", "--device", "cpu", "--data-dir", str(corpus["train"]),
+         "--json", str(out)],
+        capture_output=True, text=True, timeout=300, env=dict(os.environ, PYTHONPATH=str(ROOT)),
+    )
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.strip().splitlines()
+    assert lines[0].split()[:4] == ["size", "encoder", "device", "amp"] and "data wait" in lines[0]
+    assert [line.split()[1] for line in lines[1:]] == ["jasper", "crnn", "transformer"]
+    rows = json.loads(out.read_text())
+    for row in rows:
+        assert row["params"] > 0 and row["audio_s_per_s"] > 0 and row["peak_mb"] > 50
+        assert row["loader_steps"] >= 1 and 0 <= row["data_wait_frac"] < 1

@@ -1,0 +1,331 @@
+"""accent.dataset: bucketed batches, SpecAugment, labels/CTC targets, normalisation, loading.
+
+The data dirs are real: generated audio -> Kaldi FBank (kaldi-native-fbank) -> kaldiio ark/scp,
+as stage 2 writes them.  ``make_corpus`` is shared with tests/test_train*.py.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Dict, Sequence
+
+import kaldiio
+import numpy as np
+import pytest
+import torch
+
+from accent.data.kaldi_dir import DataDirError, write_list, write_mapping
+from accent.dataset import (
+    BucketBatchSampler, FeatsDataset, FeatureNormalizer, SpecAugment, Tokenizer, collate, make_loader,
+    map_labels, padding_fraction, read_label_list,
+)
+from accent.features.cmvn import compute_global_cmvn
+from accent.features.fbank import FbankConfig, compute_fbank
+from accent.text.g2p import phone_units
+from accent.text.units import write_units
+
+ACCENTS = ("US", "UK", "IND")
+
+
+def accent_signal(accent: int, seconds: float, seed: int, sample_rate: int = 16000) -> np.ndarray:
+    """A voiced-like signal whose pitch and spectral tilt depend on the 'accent' (so it is learnable)."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * sample_rate)) / sample_rate
+    f0 = 100 + 55 * accent + 8 * rng.random()
+    tilt = 0.6 + 0.5 * accent
+    x = sum(np.sin(2 * np.pi * k * f0 * t + 2 * np.sin(2 * np.pi * 4 * t)) / k**tilt for k in range(1, 8))
+    x = 0.3 * x / np.max(np.abs(x)) + 0.01 * rng.standard_normal(len(t))
+    return x
+
+
+def make_feats_dir(data_dir: Path, utts: Dict[str, tuple], labels: Sequence[str] = ACCENTS,
+                   with_text: bool = True) -> Path:
+    """``utts``: utt -> (accent index, seconds, seed).  Writes feats.scp/ark, utt2num_frames,
+    utt2spk, spk2utt, utt2accent, text.phn, text, accents and cmvn.ark."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    phones = phone_units()[1:]
+    cfg = FbankConfig()
+    feats, frames, utt2spk, utt2acc, text_phn, text = {}, {}, {}, {}, {}, {}
+    for utt, (acc, seconds, seed) in sorted(utts.items()):
+        feats[utt] = compute_fbank(accent_signal(acc, seconds, seed), 16000, cfg)
+        frames[utt] = feats[utt].shape[0]
+        utt2spk[utt] = utt.rsplit("-", 1)[0]
+        utt2acc[utt] = labels[acc]
+        rng = np.random.default_rng(seed)
+        text_phn[utt] = " ".join(rng.choice(phones, size=int(4 + 6 * seconds)))
+        text[utt] = " ".join(["HELLO", "WORLD", labels[acc]][: 1 + seed % 3])
+    ark, scp = data_dir / "feats.ark", data_dir / "feats.scp"
+    with kaldiio.WriteHelper(f"ark,scp:{ark.absolute()},{scp.absolute()}") as writer:
+        for utt in sorted(feats):
+            writer(utt, feats[utt])
+    write_mapping(data_dir / "utt2num_frames", frames)
+    write_mapping(data_dir / "utt2spk", utt2spk)
+    spk2utt: Dict[str, list] = {}
+    for u, s in sorted(utt2spk.items()):
+        spk2utt.setdefault(s, []).append(u)
+    write_mapping(data_dir / "spk2utt", {s: " ".join(us) for s, us in spk2utt.items()})
+    write_mapping(data_dir / "utt2accent", utt2acc)
+    if with_text:
+        write_mapping(data_dir / "text.phn", text_phn)
+        write_mapping(data_dir / "text", text)
+    write_list(data_dir / "accents", list(labels))
+    compute_global_cmvn(scp, data_dir / "cmvn.ark")
+    return data_dir
+
+
+def make_corpus(root: Path, spk_per_accent: int = 2, utts_per_spk: int = 3, dev_utts: int = 2,
+                seconds=(0.5, 1.1)) -> Dict[str, Path]:
+    """data/{train,dev,libri_train,libri_dev} + data/lang_phn, tiny and real.  Returns the paths."""
+    data = root / "data"
+    train, dev = {}, {}
+    seed = 0
+    for a, acc in enumerate(ACCENTS):
+        for s in range(spk_per_accent + 1):
+            for i in range(utts_per_spk if s < spk_per_accent else dev_utts):
+                seed += 1
+                dur = seconds[0] + (seconds[1] - seconds[0]) * ((seed * 7) % 10) / 9
+                utt = f"{acc}-S{a}{s}-{i:03d}"
+                (train if s < spk_per_accent else dev)[utt] = (a, dur, seed)
+    paths = {
+        "train": make_feats_dir(data / "train", train),
+        "dev": make_feats_dir(data / "dev", dev),
+        "libri_train": make_feats_dir(data / "libri_train", train),
+        "libri_dev": make_feats_dir(data / "libri_dev", dev),
+    }
+    lang = data / "lang_phn"
+    lang.mkdir(parents=True, exist_ok=True)
+    write_units(lang / "units.txt", phone_units())
+    paths["lang"] = lang
+    return paths
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> Dict[str, Path]:
+    return make_corpus(tmp_path_factory.mktemp("corpus"))
+
+
+# ------------------------------------------------------------------------------------------------
+# Sampler
+
+
+def speech_lengths(n: int = 3000, seed: int = 0) -> np.ndarray:
+    """Utterance lengths in frames like read speech corpora: 1-15 s, mode around 3-4 s."""
+    rng = np.random.default_rng(seed)
+    return np.clip(rng.gamma(4.0, 1.0, size=n) * 100, 100, 1500).astype(int)
+
+
+def test_bucketing_padding_under_15_percent_and_frame_budget() -> None:
+    lengths = speech_lengths()
+    for max_frames in (3000, 12000, 40000):
+        s = BucketBatchSampler(lengths, max_frames, seed=3)
+        batches = s.all_batches(0)
+        frac = padding_fraction(batches, lengths)
+        assert frac < 0.15, (max_frames, frac)
+        assert all(len(b) * lengths[b].max() <= max_frames for b in batches)
+    # and on a narrow distribution (the demo corpus: 2-13 s)
+    lengths = np.random.default_rng(1).integers(190, 1356, size=2000)
+    assert padding_fraction(BucketBatchSampler(lengths, 12000).all_batches(0), lengths) < 0.05
+
+
+def test_every_utterance_once_per_epoch_deterministic_and_reshuffled() -> None:
+    lengths = speech_lengths(1000)
+    s = BucketBatchSampler(lengths, 8000, seed=5)
+    for epoch in (0, 1, 7):
+        s.set_epoch(epoch)
+        flat = [i for b in s for (e, i) in b]
+        assert sorted(flat) == list(range(len(lengths)))
+        assert all(e == epoch for b in s for (e, _) in b)
+    s.set_epoch(2)
+    first = list(s)
+    again = BucketBatchSampler(lengths, 8000, seed=5)
+    again.set_epoch(2)
+    assert list(again) == first  # same seed + epoch -> same batches, in the same order
+    s.set_epoch(3)
+    assert list(s) != first  # another epoch -> another order
+    other = BucketBatchSampler(lengths, 8000, seed=6)
+    other.set_epoch(2)
+    assert list(other) != first
+
+
+def test_resume_position_skips_consumed_batches() -> None:
+    lengths = speech_lengths(500)
+    s = BucketBatchSampler(lengths, 6000, seed=1)
+    s.set_epoch(4)
+    full = list(s)
+    s.set_epoch(4, start=5)
+    assert len(s) == len(full) - 5
+    assert list(s) == full[5:]
+
+
+@pytest.mark.parametrize("world_size", [2, 3, 4])
+def test_rank_shards_disjoint_complete_and_equal(world_size: int) -> None:
+    lengths = speech_lengths(777, seed=world_size)
+    shards = []
+    for rank in range(world_size):
+        s = BucketBatchSampler(lengths, 7000, seed=9, rank=rank, world_size=world_size)
+        s.set_epoch(1)
+        shards.append([i for b in s for (_, i) in b])
+        rank0 = BucketBatchSampler(lengths, 7000, seed=9, rank=0, world_size=world_size)
+        assert s.num_batches() == rank0.num_batches(1)
+    flat = [i for shard in shards for i in shard]
+    assert len(flat) == len(set(flat)) == len(lengths)  # disjoint and complete
+    with pytest.raises(ValueError):
+        BucketBatchSampler(lengths[:2], 7000, rank=0, world_size=3)
+
+
+def test_max_batch_size_and_long_utterances() -> None:
+    lengths = np.array([50] * 100 + [5000])
+    s = BucketBatchSampler(lengths, 1000, max_batch_size=8, shuffle=False)
+    batches = s.all_batches(0)
+    assert max(len(b) for b in batches) <= 8
+    assert [100] in batches  # longer than max_frames: alone
+    assert sorted(i for b in batches for i in b) == list(range(101))
+    # a floor of two utterances per batch wins over max_frames, and no batch is left smaller
+    lengths = np.array([50] * 5 + [900, 950, 990])
+    for shuffle in (False, True):
+        batches = BucketBatchSampler(lengths, 1000, min_batch_size=2, shuffle=shuffle, seed=4).all_batches(0)
+        assert min(len(b) for b in batches) >= 2
+        assert sorted(i for b in batches for i in b) == list(range(8))
+    for rank in range(2):
+        s = BucketBatchSampler(lengths, 1000, min_batch_size=2, rank=rank, world_size=2)
+        assert min(len(b) for b in s.rank_batches(0)) >= 2
+
+
+# ------------------------------------------------------------------------------------------------
+# SpecAugment
+
+
+def test_specaugment_masks() -> None:
+    x = np.random.default_rng(0).standard_normal((300, 40)).astype(np.float32) + 5.0
+    aug = SpecAugment(num_freq_masks=2, freq_mask_width=8, num_time_masks=2, time_mask_width=40, time_mask_ratio=0.2)
+    y = aug(x, np.random.default_rng(1))
+    assert y.shape == x.shape and y.dtype == np.float32
+    assert not np.shares_memory(x, y) and (x > 0).all()  # the input is left alone
+    zero_bins = np.where((y == 0).all(axis=0))[0]
+    zero_frames = np.where((y == 0).all(axis=1))[0]
+    assert 0 < len(zero_bins) <= 16 and 0 < len(zero_frames) <= 80
+    changed = y != x
+    expected = np.isin(np.arange(40), zero_bins)[None, :] | np.isin(np.arange(300), zero_frames)[:, None]
+    assert (changed == expected).all()
+    assert np.array_equal(aug(x, np.random.default_rng(1)), y)  # the generator decides everything
+    assert not np.array_equal(aug(x, np.random.default_rng(2)), y)
+    # mean filling, and the time-mask ratio bound on a short utterance
+    short = x[:20]
+    z = SpecAugment(num_freq_masks=0, num_time_masks=5, time_mask_width=40, time_mask_ratio=0.1,
+                    mask_value="mean")(short, np.random.default_rng(3))
+    masked = np.where((z != short).any(axis=1))[0]
+    assert len(masked) <= 5 * 2
+    assert SpecAugment.from_config(None) is None
+    assert SpecAugment.from_config({"num_freq_masks": 0, "num_time_masks": 0}) is None
+    with pytest.raises(KeyError, match="unknown specaug"):
+        SpecAugment.from_config({"freq_masks": 2})
+
+
+# ------------------------------------------------------------------------------------------------
+# Dataset: labels, targets, normalisation
+
+
+def test_labels_follow_the_training_label_list(corpus, tmp_path) -> None:
+    labels = read_label_list(corpus["train"])
+    assert labels == list(ACCENTS)
+    dev = FeatsDataset(corpus["dev"], labels=labels, tokenizer=None)
+    for i, utt in enumerate(dev.utts):
+        assert dev[i]["label"] == labels.index(utt.split("-")[0])
+    # a dev set whose own accents file is in another order is still mapped with the train list
+    (corpus["dev"] / "accents").write_text("IND\nUK\nUS\n")
+    try:
+        dev2 = FeatsDataset(corpus["dev"], labels=labels, tokenizer=None)
+        assert dev2.label_ids == dev.label_ids
+    finally:
+        write_list(corpus["dev"] / "accents", list(ACCENTS))
+    # an unknown label names the file
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "utt2accent").write_text("a1 US\na2 ES\n")
+    with pytest.raises(DataDirError, match=r"bad/utt2accent: labels \['ES'\] are not in the training label list"):
+        map_labels(bad, labels)
+
+
+def test_ctc_targets_from_text_phn_and_bpe(corpus, tmp_path) -> None:
+    tok = Tokenizer(corpus["lang"])
+    assert tok.kind == "phn" and tok.num_units == 40
+    ds = FeatsDataset(corpus["train"], labels=None, tokenizer=tok, require_labels=False)
+    text = dict(line.split(" ", 1) for line in (corpus["train"] / "text.phn").read_text().splitlines())
+    units = (corpus["lang"] / "units.txt").read_text().split()[::2]
+    item = ds[3]
+    assert [units[i] for i in item["target"]] == text[item["utt"]].split()
+    assert 0 not in item["target"]  # the blank is never a target
+    # an unknown phone names the file and the utterance
+    bad = tmp_path / "lang_bad"
+    bad.mkdir()
+    write_units(bad / "units.txt", ["<blank>", "AA", "AE"])
+    with pytest.raises(DataDirError, match=r"text.phn: .*unit '\w+' is not in"):
+        FeatsDataset(corpus["train"], tokenizer=Tokenizer(bad), require_labels=False)
+    # BPE: a lang dir with a bpe.model encodes the data dir's text
+    from accent.text.bpe import encode_units, train_bpe
+
+    lang_bpe = tmp_path / "lang_bpe"
+    sentences = [s.split(" ", 1)[1] for s in (corpus["train"] / "text").read_text().splitlines()] * 3
+    train_bpe(sentences, lang_bpe, vocab_size=16)
+    tok_bpe = Tokenizer(lang_bpe)
+    assert tok_bpe.kind == "bpe"
+    ds_bpe = FeatsDataset(corpus["train"], tokenizer=tok_bpe, require_labels=False)
+    words = dict(line.split(" ", 1) for line in (corpus["train"] / "text").read_text().splitlines())
+    assert ds_bpe[0]["target"] == encode_units(lang_bpe / "bpe.model", words[ds_bpe.utts[0]])
+    # a set without transcripts: targets optional unless required
+    notext = make_feats_dir(tmp_path / "notext", {"US-X-000": (0, 0.4, 1)}, with_text=False)
+    assert FeatsDataset(notext, tokenizer=tok, require_targets=False).targets is None
+    with pytest.raises(DataDirError, match="text.phn: missing"):
+        FeatsDataset(notext, tokenizer=tok)
+
+
+def test_normalisation_modes(corpus) -> None:
+    norm = FeatureNormalizer.from_stats_file(corpus["train"] / "cmvn.ark")
+    ds = FeatsDataset(corpus["train"], norm, labels=None, require_labels=False)
+    allf = np.concatenate([ds[i]["feats"] for i in range(len(ds))])
+    assert np.allclose(allf.mean(0), 0, atol=1e-3) and np.allclose(allf.std(0), 1, atol=1e-2)
+    again = FeatureNormalizer.from_dict(norm.to_dict())
+    raw = ds.load_feats(0)
+    assert np.array_equal(again(raw), norm(raw))
+    utt = FeatureNormalizer("utterance")(raw)
+    assert np.allclose(utt.mean(0), 0, atol=1e-4)
+    assert np.array_equal(FeatureNormalizer("none")(raw), raw)
+    with pytest.raises(FileNotFoundError, match="CMVN statistics not found"):
+        FeatureNormalizer.from_stats_file(corpus["train"] / "nope.ark")
+    with pytest.raises(ValueError, match="cmvn must be one of"):
+        FeatureNormalizer("per_speaker")
+
+
+def test_collate_pads_and_keeps_order(corpus) -> None:
+    tok = Tokenizer(corpus["lang"])
+    ds = FeatsDataset(corpus["train"], labels=list(ACCENTS), tokenizer=tok)
+    items = [ds[i] for i in (0, 5, 2)]
+    b = collate(items)
+    assert b["utts"] == [it["utt"] for it in items]
+    assert b["feats"].shape == (3, max(len(it["feats"]) for it in items), 40)
+    for i, it in enumerate(items):
+        n = len(it["feats"])
+        assert int(b["lengths"][i]) == n
+        assert torch.equal(b["feats"][i, :n], torch.from_numpy(it["feats"]))
+        assert (b["feats"][i, n:] == 0).all()
+        assert b["targets"][i, : b["target_lengths"][i]].tolist() == it["target"]
+    assert b["labels"].tolist() == [it["label"] for it in items]
+
+
+def test_loader_workers_give_the_same_batches_as_the_main_process(corpus) -> None:
+    norm = FeatureNormalizer.from_stats_file(corpus["train"] / "cmvn.ark")
+    ds = FeatsDataset(corpus["train"], norm, labels=list(ACCENTS), specaug=SpecAugment(), seed=3)
+    out = []
+    for workers in (0, 2):
+        sampler = BucketBatchSampler(ds.lengths, 400, seed=1)
+        sampler.set_epoch(2)
+        out.append(list(make_loader(ds, sampler, num_workers=workers)))
+    assert len(out[0]) == len(out[1]) > 1
+    for a, b in zip(*out):
+        assert a["utts"] == b["utts"] and torch.equal(a["feats"], b["feats"])  # SpecAugment included
+    # the augmentation depends on the epoch
+    sampler = BucketBatchSampler(ds.lengths, 400, seed=1)
+    sampler.set_epoch(3)
+    key = {u: f for b in make_loader(ds, sampler) for u, f in zip(b["utts"], b["feats"])}
+    first = out[0][0]
+    assert not torch.equal(key[first["utts"][0]], first["feats"][0])

@@ -1,0 +1,56 @@
+"""egs/aesrc/run.sh stages 4-5 on tiny data: ASR pretraining, the accent experiments, the table,
+and reruns that skip finished experiments."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from conftest import recipe_copy
+from test_dataset import make_corpus
+from test_train import TINY_JASPER
+
+
+def run_recipe(recipe: Path, *args: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"])
+    env.pop("cmd_backend", None)
+    return subprocess.run(["./run.sh", *args], cwd=recipe, env=env, capture_output=True, text=True, timeout=600)
+
+
+def test_stages_4_and_5(tmp_path) -> None:
+    recipe = recipe_copy(tmp_path)
+    make_corpus(recipe)  # data/{train,dev,libri_train,libri_dev,lang_phn} with features and CMVN
+    tiny = recipe / "conf" / "tiny"
+    tiny.mkdir()
+    common = {"data": {"max_frames": 400}, "train": {"epochs": 1, "log_interval_steps": 0}, "seed": 3}
+    (tiny / "asr.yaml").write_text(yaml.safe_dump({"task": "asr", "model": {"encoder": TINY_JASPER}, **common}))
+    (tiny / "base.yaml").write_text(yaml.safe_dump(
+        {"task": "accent", "asr_checkpoint": "exp/tiny_asr/best.pt", **common,
+         "model": {"encoder": TINY_JASPER, "pooling": "stats", "embed_dim": 16, "head": "softmax"}}))
+    (tiny / "scratch.yaml").write_text("base: base.yaml\n")
+    (tiny / "mtl.yaml").write_text("base: base.yaml\nmethod: mtl\nmodel.ctc_weight: 0.3\n")
+    args = ["--stage", "4", "--stop-stage", "5", "--asr-config", "conf/tiny/asr.yaml",
+            "--accent-configs", "conf/tiny/scratch.yaml conf/tiny/mtl.yaml"]
+    r = run_recipe(recipe, *args)
+    out = r.stdout + r.stderr
+    assert r.returncode == 0, out
+    assert "Stage 4: exp/tiny_asr: best dev PER" in out
+    for name in ("tiny_asr", "tiny_scratch", "tiny_mtl"):
+        assert (recipe / "exp" / name / ".done").is_file(), name
+        assert (recipe / "exp" / name / "log" / "train.log").is_file()
+    assert "initialised from exp/tiny_asr/best.pt: encoder + CTC head" in \
+        (recipe / "exp/tiny_mtl/log/train.log").read_text()
+    table = out[out.index("dev accuracy (best epoch) per experiment"):].splitlines()[1:]
+    assert table[0].split()[:3] == ["experiment", "dev", "metric"]
+    for line, name in zip(table[1:3], ("tiny_scratch", "tiny_mtl")):
+        acc = json.loads((recipe / "exp" / name / "results.json").read_text())["best_value"]
+        assert line.split()[:3] == [f"exp/{name}", f"{100 * acc:.2f}%", "dev_acc"]
+    # a rerun skips what is finished
+    r = run_recipe(recipe, *args)
+    assert r.returncode == 0
+    assert r.stdout.count("is finished") == 3 and "accent training" not in r.stdout
