@@ -20,14 +20,13 @@ from __future__ import annotations
 
 import logging
 import re
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
-from accent.data.audio import AudioError, AudioInfo, conversion_command, format_problem, probe_audio
+from accent.data.audio import AudioInfo, conversion_command, format_problem
 from accent.data.kaldi_dir import DataDirError, read_mapping, validate_data_dir, write_data_dir, write_mapping
-from accent.data.problems import CorpusError, Problem, raise_unless_skipping, write_bad_utts
+from accent.data.problems import CorpusError, Problem, check_audio, raise_unless_skipping, write_bad_utts
 from accent.text.normalize import normalize_transcript
 
 log = logging.getLogger(__name__)
@@ -203,20 +202,11 @@ def scan_test_set(test_dir: Path, labels_file: Optional[Path], keep_labels: Sequ
 
 
 def probe_all(utts: List[Utterance], sample_rate: int, convert_audio: bool, num_jobs: int) -> List[Problem]:
-    """Read every audio header (in threads: it is I/O); fill ``info`` and return the problems."""
-
-    def probe(utt: Utterance) -> Optional[Problem]:
-        try:
-            utt.info = probe_audio(utt.wav)
-        except AudioError as e:
-            return Problem(utt.utt_id, utt.wav, str(e).split(": ", 1)[1])
-        why = format_problem(utt.info, sample_rate)
-        if why and not convert_audio:
-            return Problem(utt.utt_id, utt.wav, why + " (use --convert-audio to resample/down-mix with sox)")
-        return None
-
-    with ThreadPoolExecutor(max(1, num_jobs) * 4) as ex:
-        return [p for p in ex.map(probe, utts) if p is not None]
+    """Check every utterance's audio header, filling ``info``; return the bad ones."""
+    infos, problems = check_audio({u.utt_id: u.wav for u in utts}, sample_rate, convert_audio, num_jobs)
+    for u in utts:
+        u.info = infos.get(u.utt_id)
+    return problems
 
 
 def write_set(out_dir: Path, utts: List[Utterance], labels: List[str], sample_rate: int, bad: List[Problem]) -> None:

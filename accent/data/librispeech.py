@@ -14,12 +14,10 @@ from __future__ import annotations
 import logging
 import shutil
 from pathlib import Path
-from concurrent.futures import ThreadPoolExecutor
-from typing import Dict, List, Mapping, Optional, Tuple
+from typing import Dict, List, Mapping, Tuple
 
-from accent.data.audio import AudioError, format_problem, probe_audio
 from accent.data.kaldi_dir import validate_data_dir, write_data_dir
-from accent.data.problems import CorpusError, Problem, raise_unless_skipping, write_bad_utts
+from accent.data.problems import CorpusError, Problem, check_audio, raise_unless_skipping, write_bad_utts
 from accent.text.normalize import normalize_transcript
 
 log = logging.getLogger(__name__)
@@ -43,21 +41,6 @@ def list_part(part_dir: Path) -> Tuple[Dict[str, Path], List[Problem]]:
                 problems.append(Problem(utt, trans, f"line {lineno}: duplicate utterance ID {utt}"))
             utts[utt] = trans.parent / f"{utt}.flac"
     return utts, problems
-
-
-def check_part(utts: Mapping[str, Path], sample_rate: int, num_jobs: int) -> List[Problem]:
-    """Read every audio header (in threads: it is I/O) and return the bad files."""
-
-    def check(item: Tuple[str, Path]) -> Optional[Problem]:
-        utt, path = item
-        try:
-            why = format_problem(probe_audio(path), sample_rate)
-        except AudioError as e:
-            why = str(e).split(": ", 1)[1]
-        return Problem(utt, path, why) if why else None
-
-    with ThreadPoolExecutor(max(1, num_jobs) * 4) as ex:
-        return [p for p in ex.map(check, utts.items()) if p is not None]
 
 
 def make_view(corpus_dir: Path, view_dir: Path, parts: List[str], bad: set) -> None:
@@ -94,7 +77,7 @@ def prepare_librispeech_dirs(
         if not (corpus_dir / part).is_dir():
             raise CorpusError(f"{corpus_dir / part}: LibriSpeech part not found")
         expected[part], bad_lines = list_part(corpus_dir / part)
-        problems += bad_lines + check_part(expected[part], sample_rate, num_jobs)
+        problems += bad_lines + check_audio(expected[part], sample_rate, False, num_jobs)[1]
     raise_unless_skipping(problems, str(corpus_dir), skip_bad)
     bad = {p.utt_id for p in problems}
     source = corpus_dir

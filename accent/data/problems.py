@@ -8,10 +8,12 @@ fixes them all at once; ``--skip-bad`` leaves them out and lists them in
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, List
+from typing import Dict, Iterable, List, Mapping, Optional, Tuple
 
+from accent.data.audio import AudioError, AudioInfo, format_problem, probe_audio
 from accent.data.kaldi_dir import write_mapping
 
 log = logging.getLogger(__name__)
@@ -31,6 +33,36 @@ class Problem:
 
     def __str__(self) -> str:
         return f"{self.path}: {self.reason}"
+
+
+def check_audio(
+    files: Mapping[str, Path], sample_rate: int, convert_audio: bool, num_jobs: int
+) -> Tuple[Dict[str, AudioInfo], List[Problem]]:
+    """Read every audio header (in threads: it is I/O): the usable files' info, and the bad ones.
+
+    A file that is not mono at ``sample_rate`` is bad unless ``convert_audio``.
+    """
+
+    def check(item: Tuple[str, Path]) -> Tuple[str, Optional[AudioInfo], Optional[str]]:
+        utt, path = item
+        try:
+            info = probe_audio(path)
+        except AudioError as e:
+            return utt, None, str(e).split(": ", 1)[1]
+        why = format_problem(info, sample_rate)
+        if why and not convert_audio:
+            return utt, None, why + " (use --convert-audio to resample/down-mix with sox)"
+        return utt, info, None
+
+    infos: Dict[str, AudioInfo] = {}
+    problems: List[Problem] = []
+    with ThreadPoolExecutor(max(1, num_jobs) * 4) as ex:
+        for utt, info, why in ex.map(check, files.items()):
+            if why:
+                problems.append(Problem(utt, Path(files[utt]), why))
+            else:
+                infos[utt] = info
+    return infos, problems
 
 
 def raise_unless_skipping(problems: List[Problem], where: str, skip_bad: bool) -> None:
