@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import io
-import struct
 from pathlib import Path
 from typing import Dict, Iterable, Optional, Tuple
 
 import numpy as np
 import pytest
 import soundfile as sf
+
+from accent.demo.wavio import wav_bytes as demo_wav_bytes
 
 
 def tone(seconds: float, sample_rate: int = 16000, channels: int = 1, seed: int = 0) -> np.ndarray:
@@ -23,17 +24,11 @@ def tone(seconds: float, sample_rate: int = 16000, channels: int = 1, seed: int 
 
 
 def wav_bytes(samples: np.ndarray, sample_rate: int, list_chunk: bool = False) -> bytes:
+    if list_chunk:  # a RIFF LIST/INFO chunk between fmt and data, as some AESRC files have
+        return demo_wav_bytes(samples, sample_rate, info={"ISFT": "Lavf58.29.100"})
     buf = io.BytesIO()
     sf.write(buf, samples, sample_rate, subtype="PCM_16", format="WAV")
-    data = buf.getvalue()
-    if not list_chunk:
-        return data
-    # insert a RIFF LIST/INFO chunk between fmt and data, as some AESRC files have
-    info = b"INFO" + b"ISFT" + struct.pack("<I", 14) + b"Lavf58.29.100\x00"
-    chunk = b"LIST" + struct.pack("<I", len(info)) + info
-    pos = data.index(b"data")
-    out = data[:pos] + chunk + data[pos:]
-    return out[:4] + struct.pack("<I", len(out) - 8) + out[8:]
+    return buf.getvalue()
 
 
 def write_wav(path: Path, seconds: float = 1.0, sample_rate: int = 16000, channels: int = 1,
