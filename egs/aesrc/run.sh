@@ -151,37 +151,35 @@ else
   : "${accent_configs:=$(ls conf/baseline/*.yaml conf/sarnet/*.yaml conf/hybrid/*.yaml | grep -v '/base\.yaml$' | tr '\n' ' ')}"
 fi
 
-if [ ${stage} -le 4 ] && [ ${stop_stage} -ge 4 ]; then
-  for config in ${asr_config}; do
+# Train one experiment per config: $1 stage, $2 training set, $3 dev set, then the configs.
+# A finished experiment (exp/<name>/.done) is skipped; a killed one resumes from its last checkpoint.
+train_configs() {
+  local stage=$1 train=$2 dev=$3 config dir
+  shift 3
+  for config in "$@"; do
     dir=exp/$(exp_name ${config})
     if [ -f ${dir}/.done ]; then
-      log "Stage 4: ${dir} is finished (remove ${dir}/.done to retrain)"
+      log "Stage ${stage}: ${dir} is finished (remove ${dir}/.done to retrain)"
     else
-      log "Stage 4: phone-CTC ASR pretraining ${config} on data/libri_train -> ${dir}"
-      # --resume: a killed run continues from its last checkpoint
+      log "Stage ${stage}: training ${config} on data/${train} -> ${dir}"
       $cuda_cmd --gpu ${ngpu} ${dir}/log/train.log \
-        python -m accent.bin.train --config ${config} --train-data data/libri_train --dev-data data/libri_dev \
-          --lang-dir data/lang_phn --cmvn data/libri_train/cmvn.ark --exp-dir ${dir} --resume ${train_opts}
+        python -m accent.bin.train --config ${config} --train-data data/${train} --dev-data data/${dev} \
+          --lang-dir data/lang_phn --cmvn data/${train}/cmvn.ark --exp-dir ${dir} --resume ${train_opts}
     fi
-    log "Stage 4: ${dir}: $(grep -h 'best dev PER' ${dir}/log/train.log | tail -n 1 | sed 's/.*\] //')"
+    log "Stage ${stage}: ${dir}: $(grep -h 'best dev ' ${dir}/log/train.log | tail -n 1 | sed 's/.*\] //')"
   done
+}
+
+if [ ${stage} -le 4 ] && [ ${stop_stage} -ge 4 ]; then
+  log "Stage 4: phone-CTC ASR pretraining on data/libri_train"
+  train_configs 4 libri_train libri_dev ${asr_config}
 fi
 
 if [ ${stage} -le 5 ] && [ ${stop_stage} -ge 5 ]; then
+  log "Stage 5: accent models on data/train"
+  train_configs 5 train dev ${accent_configs}
   dirs=()
-  for config in ${accent_configs}; do
-    dir=exp/$(exp_name ${config})
-    dirs+=(${dir})
-    if [ -f ${dir}/.done ]; then
-      log "Stage 5: ${dir} is finished (remove ${dir}/.done to retrain)"
-      continue
-    fi
-    log "Stage 5: accent training ${config} on data/train -> ${dir}"
-    $cuda_cmd --gpu ${ngpu} ${dir}/log/train.log \
-      python -m accent.bin.train --config ${config} --train-data data/train --dev-data data/dev \
-        --lang-dir data/lang_phn --cmvn data/train/cmvn.ark --exp-dir ${dir} --resume ${train_opts}
-    log "Stage 5: ${dir}: $(grep -h 'best dev accuracy' ${dir}/log/train.log | tail -n 1 | sed 's/.*\] //')"
-  done
+  for config in ${accent_configs}; do dirs+=(exp/$(exp_name ${config})); done
   log "Stage 5: dev accuracy (best epoch) per experiment"
   python -m accent.bin.show_results "${dirs[@]}"
 fi
