@@ -59,6 +59,7 @@ def make_feats_dir(data_dir: Path, utts: Dict[str, tuple], labels: Sequence[str]
         for utt in sorted(feats):
             writer(utt, feats[utt])
     write_mapping(data_dir / "utt2num_frames", frames)
+    cfg.save(data_dir / "conf" / "fbank.yaml")  # as stage 2 records it
     write_mapping(data_dir / "utt2spk", utt2spk)
     spk2utt: Dict[str, list] = {}
     for u, s in sorted(utt2spk.items()):

@@ -8,8 +8,10 @@ from pathlib import Path
 
 import kaldiio
 import pytest
+import yaml
 
 from accent.data.kaldi_dir import read_list, read_mapping, validate_data_dir
+from accent.features.fbank import FbankConfig
 from accent.text.g2p import PHONES
 from conftest import recipe_copy
 
@@ -58,6 +60,9 @@ def test_features_for_every_utterance(recipe):
         assert mat.shape == (int(frames[utt]), 40)
         dur = float(read_mapping(d / "utt2dur")[utt])
         assert abs(mat.shape[0] - dur * 100) < 3
+        # the data dir records the FBank options, every one of them (defaults included)
+        recorded = yaml.safe_load((d / "conf/fbank.yaml").read_text())
+        assert recorded == FbankConfig.from_yaml(recipe / "conf/fbank.yaml").to_dict()
     assert kaldiio.load_mat(str(recipe / "data/train/cmvn.ark")).shape == (2, 41)
 
 

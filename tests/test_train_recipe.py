@@ -9,7 +9,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import kaldiio
+import numpy as np
 import yaml
+
+from accent.dataset import FeatureNormalizer
+from accent.features.fbank import FbankConfig
+from accent.training.checkpoint import load_checkpoint
 
 from conftest import recipe_copy
 from test_dataset import make_corpus
@@ -25,6 +31,11 @@ def run_recipe(recipe: Path, *args: str) -> subprocess.CompletedProcess:
 def test_stages_4_and_5(tmp_path) -> None:
     recipe = recipe_copy(tmp_path)
     make_corpus(recipe)  # data/{train,dev,libri_train,libri_dev,lang_phn} with features and CMVN
+    # LibriSpeech statistics unlike AESRC's (the tiny corpora share their audio)
+    libri_cmvn = recipe / "data/libri_train/cmvn.ark"
+    stats = np.array(kaldiio.load_mat(str(libri_cmvn)))
+    stats[0, :-1] *= 1.5
+    kaldiio.save_mat(str(libri_cmvn), stats)
     tiny = recipe / "conf" / "tiny"
     tiny.mkdir()
     common = {"data": {"max_frames": 400}, "train": {"epochs": 1, "log_interval_steps": 0}, "seed": 3}
@@ -45,6 +56,17 @@ def test_stages_4_and_5(tmp_path) -> None:
         assert (recipe / "exp" / name / "log" / "train.log").is_file()
     assert "initialised from exp/tiny_asr/best.pt: encoder + CTC head" in \
         (recipe / "exp/tiny_mtl/log/train.log").read_text()
+    # the frozen-AM rule: a model initialised from the ASR checkpoint keeps its CMVN (LibriSpeech's),
+    # a model from scratch uses the AESRC training set's; both record the FBank options
+    asr, mtl, scratch = (load_checkpoint(recipe / f"exp/{n}/best.pt") for n in ("tiny_asr", "tiny_mtl", "tiny_scratch"))
+    assert mtl["normalizer"] == asr["normalizer"]
+    assert np.allclose(FeatureNormalizer.from_stats_file(libri_cmvn).mean, asr["normalizer"]["mean"])
+    assert np.allclose(FeatureNormalizer.from_stats_file(recipe / "data/train/cmvn.ark").mean,
+                       scratch["normalizer"]["mean"])
+    assert not np.allclose(scratch["normalizer"]["mean"], mtl["normalizer"]["mean"])
+    for ckpt in (asr, mtl, scratch):
+        assert ckpt["frontend"] == FbankConfig().to_dict()
+    assert yaml.safe_load((recipe / "exp/tiny_mtl/fbank.yaml").read_text()) == FbankConfig().to_dict()
     table = out[out.index("dev accuracy (best epoch) per experiment"):].splitlines()[1:]
     assert table[0].split()[:3] == ["experiment", "dev", "metric"]
     for line, name in zip(table[1:3], ("tiny_scratch", "tiny_mtl")):

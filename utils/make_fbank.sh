@@ -19,7 +19,10 @@ utils/validate_data_dir.sh "$data"
 nspk=$(wc -l < "$data/spk2utt")
 [ "$nspk" -lt "$nj" ] && nj=$nspk
 utils/split_data.sh "$data" "$nj"
-mkdir -p "$logdir" "$fbankdir"
+mkdir -p "$logdir" "$fbankdir" "$data/conf"
+# as Kaldi's make_mfcc.sh: the data dir records how its features were made (training copies it
+# into the checkpoint, so inference computes the same features from audio)
+python -m accent.bin.compute_fbank --write-config "$data/conf/fbank.yaml" ${fbank_config:+--config "$fbank_config"}
 
 config_opt=()
 [ -n "$fbank_config" ] && config_opt=(--config "$fbank_config")

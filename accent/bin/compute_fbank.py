@@ -12,10 +12,18 @@ from accent.utils.cli import run
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--config", type=Path, help="YAML of FbankConfig options (default: 40 bins, 25/10 ms)")
-    p.add_argument("data_dir", type=Path)
-    p.add_argument("out_prefix", type=Path, help="writes <prefix>.ark, <prefix>.scp, <prefix>.utt2num_frames")
+    p.add_argument("--write-config", type=Path, metavar="FILE",
+                   help="only write the resolved config (every option, defaults included) to FILE")
+    p.add_argument("data_dir", type=Path, nargs="?")
+    p.add_argument("out_prefix", type=Path, nargs="?",
+                   help="writes <prefix>.ark, <prefix>.scp, <prefix>.utt2num_frames")
     args = p.parse_args()
     config = FbankConfig.from_yaml(args.config) if args.config else FbankConfig()
+    if args.write_config:
+        config.save(args.write_config)
+        return
+    if args.data_dir is None or args.out_prefix is None:
+        p.error("data_dir and out_prefix are required")
     compute_fbank_job(args.data_dir, args.out_prefix, config)
 
 

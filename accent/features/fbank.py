@@ -20,7 +20,7 @@ import numpy as np
 import yaml
 
 from accent.data.audio import AudioError, read_wav_scp_entry
-from accent.data.kaldi_dir import read_mapping, write_mapping
+from accent.data.kaldi_dir import read_mapping, write_mapping, write_text_atomic
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +48,16 @@ class FbankConfig:
             raise ValueError(f"{path}: unknown fbank options {unknown} (known: {sorted(known)})")
         return cls(**raw)
 
+    @classmethod
+    def from_dict(cls, d: dict) -> "FbankConfig":
+        return cls(**d)
+
     def to_dict(self) -> dict:
         return asdict(self)
+
+    def save(self, path: os.PathLike) -> None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(Path(path), yaml.safe_dump(self.to_dict(), sort_keys=False))
 
     def knf_options(self) -> knf.FbankOptions:
         opts = knf.FbankOptions()

@@ -11,7 +11,7 @@ Training: Adam/AdamW, warm-up + decay by step (:mod:`.scheduler`), gradient clip
 precision on CUDA (``train.amp``: bf16, or fp16 with a GradScaler), a margin ramp for margin
 heads (``train.margin_ramp``), per-epoch checkpoints, exact resumption (model, optimizer,
 scheduler, scaler, sampler position, RNG states; at epoch ends and, with
-``train.save_interval_steps``, mid-epoch).  Outputs in ``exp_dir``: ``config.yaml`` (resolved),
+``train.save_interval_steps``, mid-epoch).  Outputs in ``exp_dir``: ``config.yaml`` (resolved), ``fbank.yaml``,
 ``accents``/``units.txt``, ``epoch_N.pt``, ``best.pt``, ``last.pt``, ``train_log.jsonl`` (one JSON
 record per epoch), ``results.json``, ``tensorboard/`` and, at the end, ``.done``.
 """
@@ -32,6 +32,7 @@ import numpy as np
 import torch
 
 from accent.data.kaldi_dir import DataDirError, write_list, write_text_atomic
+from accent.features.fbank import FbankConfig
 from accent.dataset import (
     BucketBatchSampler, FeatsDataset, FeatureNormalizer, SpecAugment, Tokenizer, make_loader, read_label_list,
 )
@@ -180,10 +181,8 @@ class Trainer:
         ctc = self.task == "asr" or float(cfg["model"].get("ctc_weight", 0)) > 0
         self.tokenizer = Tokenizer(self.lang_dir) if ctc else None
         self.units = self.tokenizer.units if self.tokenizer else None
-        if data_cfg["cmvn"] == "global":
-            self.normalizer = FeatureNormalizer.from_stats_file(self.cmvn_path)
-        else:
-            self.normalizer = FeatureNormalizer(data_cfg["cmvn"])
+        self.normalizer = self._normalizer(data_cfg["cmvn"])
+        self.frontend = self._frontend()
 
         # data
         label_source = str(self.train_data / "accents")
@@ -252,6 +251,36 @@ class Trainer:
         self.best: Dict[str, Any] = {"metric": self.metric, "value": None, "epoch": None}
         self.epoch_stats = _EpochStats()
 
+    def _normalizer(self, mode: str) -> FeatureNormalizer:
+        """Global CMVN belongs to the acoustic model: a model initialised from an ASR checkpoint
+        normalises with that checkpoint's statistics (LibriSpeech's, for the frozen reference AM
+        of the hybrid above all), not with ``--cmvn``."""
+        if mode != "global":
+            return FeatureNormalizer(mode)
+        if needs_asr_checkpoint(self.cfg):
+            asr_norm = load_checkpoint(self.asr_checkpoint).get("normalizer") or {}
+            if asr_norm.get("mode") == "global":
+                log.info("global CMVN statistics from %s (the acoustic model's own), not %s",
+                         self.asr_checkpoint, self.cmvn_path)
+                return FeatureNormalizer.from_dict(asr_norm)
+        return FeatureNormalizer.from_stats_file(self.cmvn_path)
+
+    def _frontend(self) -> Optional[Dict[str, Any]]:
+        """The FBank options the features were made with (``<data>/conf/fbank.yaml``, written by
+        stage 2); they travel in the checkpoint so inference can compute features from audio."""
+        configs = {}
+        for d in (self.train_data, self.dev_data):
+            path = d / "conf" / "fbank.yaml"
+            configs[d] = FbankConfig.from_yaml(path).to_dict() if path.is_file() else None
+        train, dev = configs[self.train_data], configs[self.dev_data]
+        if train is None:
+            log.warning("%s/conf/fbank.yaml not found: the checkpoints will not know how the features were "
+                        "made (rerun stage 2 to record it)", self.train_data)
+        elif dev is not None and dev != train:
+            raise ConfigError(f"{self.train_data} and {self.dev_data} have features made with different FBank "
+                              f"options (conf/fbank.yaml): {train} vs {dev}")
+        return train
+
     def _initialise_from_asr(self) -> None:
         if not needs_asr_checkpoint(self.cfg):
             return
@@ -262,11 +291,16 @@ class Trainer:
         if asr_norm.get("mode") not in (None, self.normalizer.mode):
             log.warning("%s was trained with %s CMVN, this model uses %s", path, asr_norm.get("mode"),
                         self.normalizer.mode)
+        if self.frontend and ckpt.get("frontend") and ckpt["frontend"] != self.frontend:
+            raise ConfigError(f"{path} was trained on features made with other FBank options: "
+                              f"{ckpt['frontend']} vs {self.frontend}")
         log.info("initialised from %s: %s%s", path, " + ".join(done["encoders"]),
                  " + CTC head" if done["ctc_head"] else "")
 
     def _write_static_files(self) -> None:
         write_text_atomic(self.exp_dir / "config.yaml", dump_config(self.cfg))
+        if self.frontend:
+            FbankConfig.from_dict(self.frontend).save(self.exp_dir / "fbank.yaml")
         if self.labels:
             write_list(self.exp_dir / "accents", self.labels)
         if self.units:
@@ -283,6 +317,7 @@ class Trainer:
             "labels": self.labels,
             "units": self.units,
             "normalizer": self.normalizer.to_dict(),
+            "frontend": self.frontend,
             "input_dim": self.input_dim,
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
