@@ -26,6 +26,10 @@ setup(
         "editdistance>=0.8",  # phone error rate
         "scikit-learn",  # linear baselines, metrics, t-SNE/PCA
         "tensorboard",  # training curves (torch.utils.tensorboard)
+        "matplotlib",  # confusion matrices, embedding plots, curves (stage 6)
+        "onnx",  # stage 7 export
+        "onnxscript",  # torch.onnx.export's exporter
+        "onnxruntime",  # accent-id --model exported.onnx
     ],
     extras_require={"test": ["pytest>=7"]},
     entry_points={"console_scripts": []},
