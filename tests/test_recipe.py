@@ -104,3 +104,20 @@ def test_corrupted_wav_is_named(recipe, tmp_path):
     # the data dirs of the successful run are untouched
     validate_data_dir(recipe / "data/train")
 
+
+
+def test_speed_perturbation(recipe):
+    """--speed-perturb true: data/train_sp holds train at speeds 0.9, 1.0, 1.1 with features computed
+    through the sox pipes; the accent training set becomes train_sp (its own CMVN statistics)."""
+    r = run_recipe(recipe, "--stage", "1", "--stop-stage", "2", "--speed-perturb", "true", *TINY)
+    assert r.returncode == 0, r.stdout + r.stderr
+    train, sp = recipe / "data/train", recipe / "data/train_sp"
+    validate_data_dir(sp, require=("wav.scp", "utt2spk", "spk2utt", "utt2dur", "feats.scp", "text"))
+    utts = sorted(read_mapping(train / "utt2spk"))
+    assert sorted(read_mapping(sp / "utt2spk")) == sorted(p + u for p in ("", "sp0.9-", "sp1.1-") for u in utts)
+    assert read_mapping(sp / "utt2accent")["sp1.1-" + utts[0]] == read_mapping(train / "utt2accent")[utts[0]]
+    frames = {u: int(n) for u, n in read_mapping(sp / "utt2num_frames").items()}
+    for u in utts:
+        # the feature count follows the speed: about n/0.9 and n/1.1 frames
+        assert abs(frames["sp0.9-" + u] - frames[u] / 0.9) <= 2 and abs(frames["sp1.1-" + u] - frames[u] / 1.1) <= 2
+    assert (sp / "cmvn.ark").is_file()

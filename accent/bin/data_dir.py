@@ -1,4 +1,4 @@
-"""Data-directory tools behind utils/validate_data_dir.sh, fix_data_dir.sh and split_data.sh."""
+"""Data-directory tools behind utils/{validate_data_dir,fix_data_dir,split_data,perturb_data_dir_speed}.sh."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import logging
 from pathlib import Path
 
 from accent.data.kaldi_dir import fix_data_dir, split_data_dir, validate_data_dir
+from accent.data.perturb import speed_perturb_data_dir
 from accent.utils.cli import run
 
 log = logging.getLogger("accent")
@@ -23,6 +24,10 @@ def main() -> None:
     s = sub.add_parser("split", help="split by speaker into data_dir/split<N>/{1..N}")
     s.add_argument("data_dir", type=Path)
     s.add_argument("num_splits", type=int)
+    sp = sub.add_parser("perturb-speed", help="copies at other speeds (sox), IDs prefixed sp<f>-")
+    sp.add_argument("--factors", default="0.9 1.0 1.1", help="speed factors, space- or comma-separated")
+    sp.add_argument("src_dir", type=Path)
+    sp.add_argument("dst_dir", type=Path)
     args = p.parse_args()
     if args.command == "validate":
         n = validate_data_dir(args.data_dir, require=[x for x in args.require.split(",") if x])
@@ -30,8 +35,15 @@ def main() -> None:
     elif args.command == "fix":
         n = fix_data_dir(args.data_dir)
         log.info("%s: %d utterances kept", args.data_dir, n)
-    else:
+    elif args.command == "split":
         split_data_dir(args.data_dir, args.num_splits)
+    else:
+        try:
+            factors = [float(f) for f in args.factors.replace(",", " ").split()]
+        except ValueError:
+            p.error(f"--factors: not numbers: {args.factors!r}")
+        n = speed_perturb_data_dir(args.src_dir, args.dst_dir, factors)
+        log.info("%s: %d utterances at speeds %s", args.dst_dir, n, " ".join(f"{f:g}" for f in factors))
 
 
 if __name__ == "__main__":

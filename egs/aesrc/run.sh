@@ -24,6 +24,7 @@ librispeech_train_parts="train-clean-100"
 librispeech_dev_parts="dev-clean"
 skip_bad=false           # true: leave bad files out (listed in data/<set>/bad_utts) instead of stopping
 convert_audio=false      # true: resample/down-mix audio that is not 16 kHz mono, with sox
+speed_perturb=false      # true: train the accent models on data/train_sp (speeds 0.9, 1.0, 1.1)
 
 fbank_config=conf/fbank.yaml
 bpe_size=300
@@ -65,7 +66,10 @@ fi
 [ -z "${librispeech_root}" ] && librispeech_root=${demo_dir}/LibriSpeech
 aesrc_sets="train dev"
 [ -n "${aesrc_test_dir}" ] && aesrc_sets="${aesrc_sets} test"
+train_set=train
+${speed_perturb} && train_set=train_sp
 all_sets="${aesrc_sets} libri_train libri_dev"
+[ "${train_set}" != train ] && all_sets="${all_sets} ${train_set}"
 
 if [ ${stage} -le 0 ] && [ ${stop_stage} -ge 0 ]; then
   if [ "${aesrc_root}" = "${demo_dir}/aesrc2020" ] || [ "${librispeech_root}" = "${demo_dir}/LibriSpeech" ]; then
@@ -111,6 +115,10 @@ if [ ${stage} -le 1 ] && [ ${stop_stage} -ge 1 ]; then
         --manifest-dir data/manifests/librispeech --nj ${nj} --parts "${parts[@]}" "${lopts[@]}"
     echo "${settings}" > data/.librispeech.done
   fi
+  if ${speed_perturb} && ! is_done data/train_sp/.done "$(cat data/train/wav.scp | cksum)"; then
+    $train_cmd exp/log/perturb_data_dir_speed.log utils/perturb_data_dir_speed.sh data/train data/train_sp
+    cat data/train/wav.scp | cksum > data/train_sp/.done
+  fi
 fi
 
 if [ ${stage} -le 2 ] && [ ${stop_stage} -ge 2 ]; then
@@ -122,7 +130,7 @@ if [ ${stage} -le 2 ] && [ ${stop_stage} -ge 2 ]; then
       data/${x} exp/make_fbank/${x} fbank/${x}
     echo "${settings}" > data/${x}/.fbank.done
   done
-  for x in train libri_train; do
+  for x in ${train_set} libri_train; do
     # global statistics of the training data; per-utterance CMVN is a training option
     [ data/${x}/cmvn.ark -nt data/${x}/feats.scp ] && continue
     $train_cmd exp/make_fbank/${x}/compute_cmvn_stats.log \
@@ -176,8 +184,8 @@ if [ ${stage} -le 4 ] && [ ${stop_stage} -ge 4 ]; then
 fi
 
 if [ ${stage} -le 5 ] && [ ${stop_stage} -ge 5 ]; then
-  log "Stage 5: accent models on data/train"
-  train_configs 5 train dev ${accent_configs}
+  log "Stage 5: accent models on data/${train_set}"
+  train_configs 5 ${train_set} dev ${accent_configs}
   dirs=()
   for config in ${accent_configs}; do dirs+=(exp/$(exp_name ${config})); done
   log "Stage 5: dev accuracy (best epoch) per experiment"
