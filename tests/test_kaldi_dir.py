@@ -1,7 +1,7 @@
 import pytest
 
 from accent.data.kaldi_dir import (
-    DataDirError, fix_data_dir, read_mapping, split_data_dir, validate_data_dir, write_data_dir)
+    DataDirError, combine_data_dirs, fix_data_dir, read_mapping, split_data_dir, validate_data_dir, write_data_dir)
 
 
 def _dir(tmp_path, n_spk=5, per=3):
@@ -49,3 +49,23 @@ def test_split_keeps_speakers_whole(tmp_path):
     assert (parts[0] / "utt2spk").stat().st_mtime_ns == mtime
     with pytest.raises(DataDirError, match="cannot split 5 speakers into 6"):
         split_data_dir(d, 6)
+
+
+def test_combine_keeps_the_common_files_and_refuses_id_clashes(tmp_path):
+    libri = _dir(tmp_path / "libri")
+    aesrc = tmp_path / "aesrc"
+    utt2spk = {f"US-G1-u{u}": "US-G1" for u in range(2)}
+    write_data_dir(aesrc, {"utt2spk": utt2spk, "wav.scp": {u: f"/y/{u}.wav" for u in utt2spk},
+                           "text": {u: "" for u in utt2spk}, "utt2accent": {u: "US" for u in utt2spk}})
+    for d in (libri, aesrc):
+        (d / "conf").mkdir()
+        (d / "conf" / "fbank.yaml").write_text("num_mel_bins: 40\n")
+    out = tmp_path / "both"
+    assert combine_data_dirs(out, [libri, aesrc]) == 17
+    assert read_mapping(out / "wav.scp")["US-G1-u1"] == "/y/US-G1-u1.wav"
+    assert read_mapping(out / "text", allow_empty_value=True)["US-G1-u0"] == ""
+    assert not (out / "utt2accent").exists()  # LibriSpeech has no accent labels
+    assert read_mapping(out / "spk2utt")["US-G1"] == "US-G1-u0 US-G1-u1"
+    with pytest.raises(DataDirError, match="s0-u0 is in both"):
+        combine_data_dirs(tmp_path / "twice", [libri, libri])
+    assert not (tmp_path / "twice").exists()

@@ -8,10 +8,13 @@ speaker ID so that sorting keeps a speaker's utterances together.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 from pathlib import Path
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence
+
+log = logging.getLogger(__name__)
 
 # Files keyed by utterance ID (there are no segments: one recording per utterance).
 UTT_FILES = (
@@ -246,3 +249,45 @@ def split_data_dir(data_dir: os.PathLike, nj: int) -> List[Path]:
         subset_data_dir(data_dir, part, utts)
     stamp.touch()
     return parts
+
+
+def combine_data_dirs(dst: os.PathLike, srcs: Sequence[os.PathLike]) -> int:
+    """Union of data directories, as Kaldi's ``combine_data.sh``; returns the number of utterances.
+
+    A per-utterance file is kept only when every source has it (``utt2accent`` of AESRC does not
+    survive a union with LibriSpeech); the dropped ones are logged.  An utterance ID in two sources
+    is an error.  ``dst`` appears complete or not at all.
+    """
+    dst, srcs = Path(dst), [Path(s) for s in srcs]
+    if not srcs:
+        raise ValueError("combine_data_dirs: no source directories")
+    for s in srcs:
+        validate_data_dir(s)
+    names = [n for n in UTT_FILES if all((s / n).is_file() for s in srcs)]
+    dropped = sorted({n for s in srcs for n in UTT_FILES if (s / n).is_file()} - set(names))
+    if dropped:
+        log.warning("%s: %s not in every source, left out", dst, ", ".join(dropped))
+    files: Dict[str, Dict[str, str]] = {n: {} for n in names}
+    owner: Dict[str, Path] = {}
+    for s in srcs:
+        for utt in read_mapping(s / "utt2spk"):
+            if utt in owner:
+                raise DataDirError(f"utterance {utt} is in both {owner[utt]} and {s}; cannot combine")
+            owner[utt] = s
+        for n in names:
+            files[n].update(read_mapping(s / n, allow_empty_value=True))
+    tmp = dst.with_name(dst.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    write_data_dir(tmp, files)
+    # features of one directory are made one way (data/<set>/conf/fbank.yaml, stage 2)
+    confs = {(s / "conf" / "fbank.yaml").read_text() if (s / "conf" / "fbank.yaml").is_file() else None for s in srcs}
+    if "feats.scp" in names and len(confs) > 1:
+        raise DataDirError(f"{', '.join(map(str, srcs))}: features made with different FBank options "
+                           "(conf/fbank.yaml); cannot combine")
+    if "feats.scp" in names and None not in confs:
+        (tmp / "conf").mkdir()
+        write_text_atomic(tmp / "conf" / "fbank.yaml", confs.pop())
+    n = validate_data_dir(tmp)
+    shutil.rmtree(dst, ignore_errors=True)
+    os.replace(tmp, dst)
+    return n
