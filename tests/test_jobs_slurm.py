@@ -122,6 +122,33 @@ def test_recipe_sample_config_parses() -> None:
     assert mapped(read(RECIPE_CONF), ["--gpu", "1"])[:2] == ["-p", "gpu"]
 
 
+def test_data_parallel_jobs_map_to_tasks_per_node_and_nodes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the recipe's config: one task per GPU on each of --num-nodes nodes (the last
+    # --ntasks-per-node wins over the command's --ntasks-per-node=1)
+    assert mapped(read(RECIPE_CONF), ["--gpu", "4", "--num-nodes", "2"]) == [
+        "-p", "gpu", "--gres=gpu:4", "--ntasks-per-node=4", "--nodes=2"]
+    assert mapped(read(RECIPE_CONF), ["--gpu", "1", "--num-nodes", "1"]) == [
+        "-p", "gpu", "--gres=gpu:1", "--ntasks-per-node=1"]
+    # Kaldi's default: one task with the GPUs (accent.bin.launch then uses torchrun on the node)
+    assert mapped(DEFAULT_SLURM_CONFIG, ["--gpu", "2", "--num-nodes", "3"]) == [
+        "-p", "gpu", "--gres=gpu:2", "--time", "4:0:0", "--nodes=3"]
+    # a Kaldi config without a num_nodes line still serves single-node jobs (run.sh passes
+    # --num-nodes only when > 1) and names the missing line otherwise
+    assert mapped(CONF, ["--gpu", "2"]) == ["-p", "gpu", "--gres=gpu:2", "--time", "4:0:0"]
+    with pytest.raises(UsageError, match=r"option --num-nodes 2 is not described in config file conf/x.conf"):
+        mapped(CONF, ["--num-nodes", "2"])
+    with pytest.raises(UsageError, match=r"invalid value '0' for --num-nodes"):
+        parse_command_line(["--num-nodes", "0", "l.log", "true"])
+    monkeypatch.chdir(tmp_path)
+    backend = SlurmBackend()
+    spec = parse_command_line(["--config", str(RECIPE_CONF), "--gpu", "2", "--num-nodes", "2", "exp/log/train.log",
+                               "python", "-m", "accent.bin.launch", "--ngpu", "2", "--num-nodes", "2", "--", "x"])
+    backend.check(spec)
+    argv = backend.submit_command(spec, QueueFiles.for_spec(spec, "/r"))
+    assert argv[:2] == ["sbatch", "--export=PATH"] and "--ntasks-per-node=2" in argv and "--nodes=2" in argv
+    assert argv[-1] == "/r/exp/q/train.sh" and not any(a.startswith("--array") for a in argv)
+
+
 @pytest.mark.parametrize(
     "log, qdir, name",
     [
@@ -338,6 +365,43 @@ def test_recipe_stage_2_through_slurm(slurm: SlurmCluster, tmp_path: Path) -> No
     assert "# Ended (code 0)" in read(recipe / "exp/make_fbank/train/make_fbank_train.2.log")
     assert (recipe / "data/train/cmvn.ark").exists()
     assert (recipe / "exp/make_fbank/train/q/compute_cmvn_stats.sh").exists()
+    assert slurm.jobs() == []
+
+
+# A cluster without GPUs: --gpu N asks for N tasks (CPU processes, gloo) on each node.
+DDP_CONF = """\
+command sbatch --export=PATH --ntasks-per-node=1
+option gpu=0
+option gpu=* --ntasks-per-node=$0
+option num_nodes=* --nodes=$0
+"""
+
+
+def test_two_task_ddp_training_through_slurm(slurm: SlurmCluster, tmp_path: Path) -> None:
+    import yaml
+
+    from accent.training import load_model
+    from test_dataset import make_corpus
+    from test_ddp import ddp_config
+
+    corpus = make_corpus(tmp_path / "c", spk_per_accent=1, utts_per_spk=2, dev_utts=1)
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(ddp_config()))
+    (tmp_path / "slurm.conf").write_text(DDP_CONF)
+    train = ["python", "-m", "accent.bin.train", "--device", "cpu", "--num-threads", "1", "--config", "c.yaml",
+             "--train-data", str(corpus["train"]), "--dev-data", str(corpus["dev"]), "--exp-dir", "exp/ddp"]
+    r = slurm_pl(slurm, ["--config", "slurm.conf", "--gpu", "2", "exp/ddp/log/train.log",
+                         "python", "-m", "accent.bin.launch", "--ngpu", "2", "--", *train], tmp_path, timeout=300)
+    log = read(tmp_path / "exp/ddp/log/train.log")
+    assert r.returncode == 0, r.stderr + log
+    assert "--ntasks-per-node=1 --ntasks-per-node=2 " in read(tmp_path / "exp/ddp/q/train.sh")
+    # the batch script (one process) started the two tasks with srun; they found each other
+    assert "accent.bin.launch: srun --ntasks=2 --nodes=1 --kill-on-bad-exit=1 python -m accent.bin.train" in log
+    assert "rank 0 of 2 (launcher slurm, gloo backend) on cpu" in log
+    assert "distributed data-parallel: world size 2 (gloo backend)" in log
+    assert log.count("epoch 1/1 train loss") == 1 and "# Ended (code 0)" in log
+    _, ckpt = load_model(tmp_path / "exp/ddp/best.pt")
+    assert ckpt["world_size"] == 2 and ckpt["history"][0]["train_utts"] == 6
+    assert (tmp_path / "exp/ddp/.done").is_file()
     assert slurm.jobs() == []
 
 

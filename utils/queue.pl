@@ -1,5 +1,5 @@
 #!/bin/sh
-# queue.pl [--mem 4G] [--gpu 1] [--num-threads N] [--time T] [--max-jobs-run N | -tc N] [--config conf/queue.conf] \
+# queue.pl [--mem 4G] [--gpu 1] [--num-nodes M] [--num-threads N] [--time T] [--max-jobs-run N | -tc N] [--config conf/queue.conf] \
 #          [JOB=1:N] <log-file> <command> [args...]
 # Runs the command (once per JOB index) through GridEngine (SGE/OGE/UGE): one qsub -t array job,
 # each task's output in its own log file; waits for all tasks, fails if any failed, qdels the job on Ctrl-C.

@@ -1,5 +1,5 @@
 #!/bin/sh
-# run.pl [--mem 4G] [--gpu 1] [--num-threads N] [--time T] [--max-jobs-run N] [--config F] \
+# run.pl [--mem 4G] [--gpu 1] [--num-nodes M] [--num-threads N] [--time T] [--max-jobs-run N] [--config F] \
 #        [JOB=1:N] <log-file> <command> [args...]
 # Runs the command (once per JOB index) on this machine, each task's output in its own log file.
 #

@@ -1,5 +1,5 @@
 #!/bin/sh
-# slurm.pl [--mem 4G] [--gpu 1] [--num-threads N] [--time T] [--max-jobs-run N] [--config conf/slurm.conf] \
+# slurm.pl [--mem 4G] [--gpu 1] [--num-nodes M] [--num-threads N] [--time T] [--max-jobs-run N] [--config conf/slurm.conf] \
 #          [JOB=1:N] <log-file> <command> [args...]
 # Runs the command (once per JOB index) through Slurm: one sbatch array job, each task's output in
 # its own log file; waits for all tasks, fails if any failed, scancels the job on Ctrl-C.

@@ -6,6 +6,10 @@
         [--device auto|cpu|cuda] [--seed N] [--override optim.lr=5e-4 ...]
 
 Writes exp-dir/{config.yaml,epoch_N.pt,best.pt,last.pt,train_log.jsonl,results.json,.done}.
+
+Started by torchrun or srun (``python -m accent.bin.launch --ngpu N [--num-nodes M] -- python -m
+accent.bin.train ...``), it trains data-parallel: each process joins the process group, rank 0
+writes the files and logs progress, the other ranks log warnings only (prefixed with their rank).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import argparse  # noqa: E402
 import logging
 
 from accent.training import ConfigError, Trainer, deep_merge, load_config, parse_overrides, resolve_config
+from accent.training.distributed import DistInfo, DistributedError, cleanup, init_distributed
 from accent.utils.cli import run
 
 log = logging.getLogger("accent.train")
@@ -48,6 +53,17 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _quiet_other_ranks(info: DistInfo) -> None:
+    """Ranks > 0 log warnings and errors only, with their rank in front."""
+    if info.is_main:
+        return
+    root = logging.getLogger()
+    root.setLevel(logging.WARNING)
+    for handler in root.handlers:
+        handler.setFormatter(logging.Formatter(f"%(asctime)s %(levelname)s [%(name)s] [rank {info.rank}] %(message)s",
+                                               datefmt="%Y-%m-%d %H:%M:%S"))
+
+
 def main() -> None:
     args = build_parser().parse_args()
     if args.num_threads > 0:
@@ -60,12 +76,24 @@ def main() -> None:
         if args.seed is not None:
             cfg["seed"] = args.seed
         cfg = resolve_config(cfg, where=args.config)
+        info = init_distributed(args.device)
+    except (ConfigError, DistributedError) as e:
+        raise SystemExit(f"accent.bin.train: error: {e}")
+    _quiet_other_ranks(info)
+    if info.distributed:
+        log.info("rank %d of %d (launcher %s, %s backend) on %s", info.rank, info.world_size, info.launcher,
+                 info.backend, info.device)
+    try:
         trainer = Trainer(cfg, args.exp_dir, args.train_data, args.dev_data, lang_dir=args.lang_dir,
-                          cmvn=args.cmvn, asr_checkpoint=args.asr_checkpoint, device=args.device,
-                          resume=args.resume)
+                          cmvn=args.cmvn, asr_checkpoint=args.asr_checkpoint, device=str(info.device),
+                          resume=args.resume, rank=info.rank, world_size=info.world_size)
         results = trainer.run()
     except ConfigError as e:
         raise SystemExit(f"accent.bin.train: error: {e}")
+    finally:
+        cleanup()
+    if not info.is_main:
+        return
     value = results["best_value"]
     shown = f"{100 * value:.2f}%" if value is not None else "n/a"
     print(f"{args.exp_dir}: best {results['metric']} {shown} at epoch {results['best_epoch']}", flush=True)

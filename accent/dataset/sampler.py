@@ -11,6 +11,10 @@ Sharding for distributed training: every rank builds the same batch list and tak
 ``batches[rank::world_size]``.  When the number of batches is not a multiple of ``world_size``,
 the largest batches are split in two until it is, so that every rank runs the same number of
 steps (DDP needs that) while the ranks' utterances stay disjoint and together cover the epoch.
+A batch is only split into halves of at least ``min_batch_size``; when none can be, the
+smallest batches are merged with a neighbour instead (or, with fewer batches than ranks, all
+utterances are dealt into ``world_size`` batches): a batch may then exceed ``max_frames``,
+which happens on tiny data sets only.
 
 Resumption: ``set_epoch(epoch, start=k)`` makes the next iteration skip this rank's first ``k``
 batches of that epoch (mid-epoch resume); ``start=0`` is the epoch boundary.
@@ -126,17 +130,28 @@ class BucketBatchSampler:
         self._cache = (epoch, batches)
         return [list(b) for b in batches]
 
+    def _padded(self, batch: List[int]) -> int:
+        return int(self.lengths[batch].max()) * len(batch)
+
     def _split_for_ranks(self, batches: List[List[int]]) -> List[List[int]]:
-        """Split the largest batches until their number is a multiple of world_size."""
-        while len(batches) % self.world_size:
-            min_split = 2 * self.min_batch_size if any(len(b) >= 2 * self.min_batch_size for b in batches) else 2
-            sizes = [self.lengths[b].max() * len(b) if len(b) >= min_split else -1 for b in batches]
+        """Make the number of batches (in length order) a multiple of world_size, no batch
+        smaller than min_batch_size (the constructor checked there are enough utterances)."""
+        while len(batches) % self.world_size:  # split the largest batch that can be halved
+            sizes = [self._padded(b) if len(b) >= 2 * self.min_batch_size else -1 for b in batches]
             i = int(np.argmax(sizes))
-            if sizes[i] < 0:  # pragma: no cover - guarded by the len(lengths) >= world_size check
-                raise ValueError("cannot split batches evenly over the ranks")
+            if sizes[i] < 0:
+                break
             b = batches[i]
             half = math.ceil(len(b) / 2)
             batches[i:i + 1] = [b[:half], b[half:]]
+        if len(batches) % self.world_size and len(batches) < self.world_size:
+            # fewer batches than ranks and none to halve: deal the utterances out afresh
+            flat = [u for b in batches for u in b]
+            return [[int(u) for u in c] for c in np.array_split(np.asarray(flat), self.world_size)]
+        while len(batches) % self.world_size:  # merge the smallest batch with its shorter neighbour
+            i = int(np.argmin([self._padded(b) for b in batches]))
+            lo = i - 1 if i > 0 else i
+            batches[lo:lo + 2] = [batches[lo] + batches[lo + 1]]
         return batches
 
     def rank_batches(self, epoch: Optional[int] = None) -> List[List[int]]:

@@ -1,8 +1,8 @@
 """The local backend (``utils/run.pl``): tasks run on this machine, at most ``--max-jobs-run`` at once.
 
-``--mem``, ``--gpu``, ``--time`` and ``--config`` are accepted so that a recipe runs unchanged
-whichever backend ``cmd.sh`` picks, and ignored here (as Kaldi's run.pl does; it stopped
-printing a note about it because users found it confusing).  ``--num-threads`` only shows in
+``--mem``, ``--gpu``, ``--time``, ``--num-nodes`` and ``--config`` are accepted so that a recipe
+runs unchanged whichever backend ``cmd.sh`` picks, and ignored here (as Kaldi's run.pl does; it
+stopped printing a note about it because users found it confusing).  ``--num-threads`` only shows in
 the ``# Accounting`` line.
 """
 

@@ -12,7 +12,11 @@ The recipe asks for resources in scheduler-neutral terms (``--mem 4G --gpu 1 --n
     default gpu=0                                      # the value when the option is not given
 
 Option names are the command-line options with dashes as underscores (``mem``, ``gpu``,
-``num_threads``, ``time``, ``max_jobs_run``).  ``#`` starts a comment.  An option given on the
+``num_threads``, ``time``, ``num_nodes``, ``max_jobs_run``).  A data-parallel training asks for
+``--gpu N --num-nodes M`` and runs one process per GPU; on Slurm these are M nodes with N tasks
+each (``option gpu=* --gres=gpu:$0 --ntasks-per-node=$0``, ``option num_nodes=* --nodes=$0``: a
+repeated sbatch option takes its last value, so this overrides the command's
+``--ntasks-per-node=1``).  ``#`` starts a comment.  An option given on the
 command line (or by a ``default`` line) that no ``option`` line describes is an error naming the
 config file, so a request is never silently dropped.  As in Kaldi, without ``--config`` the file
 ``conf/slurm.conf`` (``conf/queue.conf``) of the current directory is read if there is one, else
@@ -40,7 +44,9 @@ from accent.jobs.spec import JobOptions, UsageError
 
 # Kaldi's utils/parallel/slurm.pl default config, except that CPU jobs go to the cluster's
 # default partition (Kaldi's says `option gpu=0 -p shared`, a partition of the JHU cluster
-# that most clusters do not have).  --max-jobs-run is not here: slurm.pl puts it in --array.
+# that most clusters do not have), and --num-nodes is mapped.  --max-jobs-run is not here:
+# slurm.pl puts it in --array.  With this config a job with --gpu N is one task with N GPUs
+# (accent.bin.launch then starts torchrun on that node).
 DEFAULT_SLURM_CONFIG = """\
 # Default configuration
 command sbatch --export=PATH --ntasks-per-node=1
@@ -52,6 +58,7 @@ option num_threads=1 --cpus-per-task 1 --ntasks-per-node=1 # Do not add anything
 default gpu=0
 option gpu=0
 option gpu=* -p gpu --gres=gpu:$0 --time 4:0:0  # this has to be figured out
+option num_nodes=* --nodes=$0
 # note: the --max-jobs-run option is supported as a special case
 # by slurm.pl and you don't have to handle it in the config file.
 """

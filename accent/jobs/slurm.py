@@ -1,7 +1,7 @@
 """The Slurm backend (``utils/slurm.pl``): all tasks of a job as one ``sbatch`` array job.
 
     slurm.pl --config conf/slurm.conf [--mem 4G] [--gpu 1] [--num-threads N] [--time T]
-             [--max-jobs-run N] JOB=1:N exp/x/log/foo.JOB.log command args...
+             [--num-nodes M] [--max-jobs-run N] JOB=1:N exp/x/log/foo.JOB.log command args...
 
 submits ``sbatch <config's command and mapped options> --job-name foo --array=1-N%M
 --output exp/x/q/foo-%a.out exp/x/q/foo.sh``, where ``foo.sh`` runs task
@@ -12,6 +12,10 @@ array's ``%M`` throttle, as in Kaldi.  slurm.pl waits until every task has writt
 file (its exit code) or Slurm no longer lists the job; Ctrl-C or SIGTERM cancels the job
 (``scancel``).  A submission Slurm refuses (no such partition, a GPU on a cluster without one)
 fails at once with sbatch's message.
+
+A job with several tasks per node or several nodes (``--ntasks-per-node``, ``--nodes`` from the
+config: a data-parallel training) still runs its command once, in the batch script on the first
+node; the command starts the other processes itself with ``srun`` (``accent.bin.launch``).
 
 The nodes must share the file system (the recipe directory, the venv), as with Kaldi.
 """

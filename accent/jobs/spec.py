@@ -3,7 +3,7 @@
 Every backend (``run.pl`` local, ``slurm.pl``, ``queue.pl``) takes the same
 arguments, so that a recipe switches backends by changing ``$train_cmd`` only::
 
-    run.pl [--mem 4G] [--gpu 1] [--num-threads 2] [--time 4:00:00]
+    run.pl [--mem 4G] [--gpu 1] [--num-threads 2] [--time 4:00:00] [--num-nodes 1]
            [--max-jobs-run 8 | -tc 8] [--config conf/x.conf]
            [JOB=1:N] <log-file> <command> [args...]
 
@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, field
 from typing import List, Optional, Sequence, Tuple
 
 USAGE = (
-    "Usage: {prog} [--mem 4G] [--gpu 1] [--num-threads N] [--time H:MM:SS] "
+    "Usage: {prog} [--mem 4G] [--gpu 1] [--num-threads N] [--time H:MM:SS] [--num-nodes N] "
     "[--max-jobs-run N | -tc N] [--config FILE] [JOB=1:N] <log-file> <command> [args...]\n"
     "  Runs <command> once per index of the JOB range (once without it), replacing the\n"
     "  job variable (any name, usually JOB) by the index in <log-file> and <command>.\n"
@@ -31,7 +31,8 @@ USAGE = (
 
 # Options that every backend accepts, each followed by one value (``--mem=4G`` is also accepted).
 # ``-tc`` is GridEngine's spelling of ``--max-jobs-run``, accepted by Kaldi's run.pl as well.
-VALUE_OPTIONS = ("--mem", "--gpu", "--num-threads", "--time", "--max-jobs-run", "--config")
+# ``--num-nodes`` (not in Kaldi) asks for a job on several nodes, for data-parallel training.
+VALUE_OPTIONS = ("--mem", "--gpu", "--num-threads", "--time", "--num-nodes", "--max-jobs-run", "--config")
 OPTION_ALIASES = {"-tc": "--max-jobs-run"}
 
 # Kaldi's patterns for the JOB range: NAME=START:END, or NAME=INDEX for one task.
@@ -61,6 +62,7 @@ class JobOptions:
     gpu: int = 0
     num_threads: int = 1
     time: Optional[str] = None
+    num_nodes: int = 1  # one task of a job on this many nodes (a data-parallel training)
     max_jobs_run: Optional[int] = None  # None: the backend's default
     config: Optional[str] = None
     # Every option as given, in order, e.g. [("--mem", "4G")], so a backend can report or map them.
@@ -178,6 +180,8 @@ def _set_option(options: JobOptions, option: str, value: str) -> None:
         options.num_threads = _positive_int(option, value)
     elif option == "--time":
         options.time = value
+    elif option == "--num-nodes":
+        options.num_nodes = _positive_int(option, value)
     elif option == "--max-jobs-run":
         options.max_jobs_run = _positive_int(option, value)
     elif option == "--config":

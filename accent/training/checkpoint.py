@@ -128,7 +128,7 @@ def average_checkpoints(paths: Sequence[PathLike]) -> Dict[str, Any]:
         else:
             avg[k] = last.clone()
     out = {k: v for k, v in ckpts[-1].items()
-           if k not in ("model", "optimizer", "scheduler", "scaler", "rng", "epoch_stats")}
+           if k not in ("model", "optimizer", "scheduler", "scaler", "rng", "rng_ranks", "epoch_stats")}
     out["model"] = avg
     out["averaged_from"] = [str(p) for p in paths]
     return out

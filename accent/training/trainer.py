@@ -14,6 +14,17 @@ scheduler, scaler, sampler position, RNG states; at epoch ends and, with
 ``train.save_interval_steps``, mid-epoch).  Outputs in ``exp_dir``: ``config.yaml`` (resolved), ``fbank.yaml``,
 ``accents``/``units.txt``, ``epoch_N.pt``, ``best.pt``, ``last.pt``, ``train_log.jsonl`` (one JSON
 record per epoch), ``results.json``, ``tensorboard/`` and, at the end, ``.done``.
+
+Data-parallel (``world_size`` > 1, after :func:`accent.training.distributed.init_distributed`):
+the model is wrapped in ``DistributedDataParallel`` (gradients averaged over the ranks, so every
+rank's batch weighs the same; the learning rate is not scaled); the sampler gives every rank the
+same number of batches of disjoint utterances; batch-norm layers normalise with each rank's own
+batch (their running statistics are rank 0's, which DDP broadcasts).  A non-finite loss on any
+rank skips the step on all.  The dev set is sharded too and its sums all-reduced, so every rank
+sees the same dev metrics (and the same best epoch).  Only rank 0 writes files and logs
+progress.  Dropout draws differ per rank (the global RNGs are seeded with (seed, rank) once the
+model is built); checkpoints keep every rank's RNG states, restored on a resume with as many
+processes.  Checkpoints hold the unwrapped model's state dict (no ``module.`` prefix).
 """
 
 from __future__ import annotations
@@ -23,6 +34,7 @@ import json
 import logging
 import math
 import random
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -44,6 +56,7 @@ from .checkpoint import (
     prune_checkpoints, rng_state, save_checkpoint, set_rng_state,
 )
 from .config import ConfigError, dump_config, needs_asr_checkpoint, plain
+from .distributed import all_reduce_sum, all_true, gather_objects
 from .model_io import build_model, count_parameters, init_from_asr
 from .scheduler import WarmupScheduler
 
@@ -71,6 +84,36 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def rank_seed(seed: int, rank: int, *extra: int) -> int:
+    """A seed of its own for each rank (and each ``extra``, e.g. the step of a resumption)."""
+    return int(np.random.SeedSequence([int(seed), int(rank), *map(int, extra)]).generate_state(1)[0])
+
+
+def code_version() -> Dict[str, Optional[str]]:
+    """``{"version": accent.__version__, "commit": <short hash>[-dirty] or None}``.  The commit is
+    that of the git checkout whose top directory holds this ``accent`` package (None for an
+    installed copy or without git); ``-dirty`` when tracked files differ from it."""
+    import accent
+
+    root = Path(accent.__file__).resolve().parent.parent
+    commit = None
+
+    def git(*args: str) -> Optional[str]:
+        try:
+            r = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, timeout=60)
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        return r.stdout.strip() if r.returncode == 0 else None
+
+    top = git("rev-parse", "--show-toplevel")
+    if top and Path(top).resolve() == root:
+        commit = git("rev-parse", "--short", "HEAD")
+        status = git("status", "--porcelain", "--untracked-files=no")
+        if commit and status:
+            commit += "-dirty"
+    return {"version": accent.__version__, "commit": commit}
+
+
 def _flatten(d: Mapping[str, Any], prefix: str = "") -> Dict[str, Any]:
     out = {}
     for k, v in d.items():
@@ -90,8 +133,10 @@ def config_differences(a: Mapping[str, Any], b: Mapping[str, Any]) -> List[str]:
 class _Tensorboard:
     """SummaryWriter when the ``tensorboard`` package is installed; otherwise a no-op (one warning)."""
 
-    def __init__(self, log_dir: Path, purge_step: Optional[int]):
+    def __init__(self, log_dir: Path, purge_step: Optional[int], enabled: bool = True):
         self.writer = None
+        if not enabled:
+            return
         try:
             from torch.utils.tensorboard import SummaryWriter
         except ImportError:
@@ -116,6 +161,8 @@ class _EpochStats:
 
     KEYS = ("utts", "frames", "loss", "accent_loss", "ctc_loss", "correct", "labelled", "steps",
             "skipped", "time", "data_time")
+    # summed over the ranks; "steps" (the same on every rank) and the times are rank 0's
+    SUMMED = ("utts", "frames", "loss", "accent_loss", "ctc_loss", "correct", "labelled", "skipped")
 
     def __init__(self, state: Optional[Mapping[str, float]] = None):
         self.v: Dict[str, float] = {k: 0.0 for k in self.KEYS}
@@ -131,6 +178,11 @@ class _EpochStats:
 
     def state(self) -> Dict[str, float]:
         return dict(self.v)
+
+    def summed(self) -> "_EpochStats":
+        """These statistics with the counts summed over the ranks (a collective: every rank calls it)."""
+        total = all_reduce_sum([self.v[k] for k in self.SUMMED])
+        return _EpochStats({**self.v, **dict(zip(self.SUMMED, total.tolist()))})
 
 
 class Trainer:
@@ -158,7 +210,11 @@ class Trainer:
             self.cfg["asr_checkpoint"] = str(asr_checkpoint)
         self.device = resolve_device(device)
         self.resume = resume
-        self.rank, self.world_size = rank, world_size  # the sampler shards by rank; DDP itself is not wired yet
+        self.rank, self.world_size = int(rank), int(world_size)
+        self.is_main = self.rank == 0
+        self.code = code_version()  # recorded in checkpoints and results.json
+        if self.world_size > 1 and not torch.distributed.is_initialized():
+            raise RuntimeError("world_size > 1: call accent.training.distributed.init_distributed() first")
         self.task = self.cfg["task"]
         self.metric = "dev_per" if self.task == "asr" else "dev_acc"
         self.higher_is_better = self.task == "accent"
@@ -174,7 +230,8 @@ class Trainer:
     def _setup(self) -> None:
         cfg, data_cfg, train_cfg = self.cfg, self.cfg["data"], self.cfg["train"]
         seed_everything(int(cfg["seed"]))
-        self.exp_dir.mkdir(parents=True, exist_ok=True)
+        if self.is_main:
+            self.exp_dir.mkdir(parents=True, exist_ok=True)
 
         # labels, units, normalisation
         self.labels = read_label_list(self.train_data) if self.task == "accent" else None
@@ -196,14 +253,19 @@ class Trainer:
             require_targets=self.task == "asr", label_source=label_source,
         )
         self.input_dim = self.train_set.feat_dim
+        min_batch = 2 if self.task == "accent" else 1
+        for d, ds, need in ((self.train_data, self.train_set, min_batch), (self.dev_data, self.dev_set, 1)):
+            if len(ds) < need * self.world_size:
+                raise DataDirError(f"{d}: {len(ds)} utterances are too few to give each of the {self.world_size} "
+                                   f"processes a batch of {need}")
         self.train_sampler = BucketBatchSampler(
             self.train_set.lengths, int(data_cfg["max_frames"]), data_cfg["max_batch_size"], shuffle=True,
             seed=int(cfg["seed"]), rank=self.rank, world_size=self.world_size,
-            min_batch_size=2 if self.task == "accent" else 1,  # the embedding's batch norm needs 2
+            min_batch_size=min_batch,  # accent: the embedding's batch norm needs 2
         )
         dev_frames = int(data_cfg["dev_max_frames"] or 2 * int(data_cfg["max_frames"]))
         self.dev_sampler = BucketBatchSampler(self.dev_set.lengths, dev_frames, data_cfg["max_batch_size"],
-                                              shuffle=False)
+                                              shuffle=False, rank=self.rank, world_size=self.world_size)
         pin = self.device.type == "cuda"
         nw, pf = int(data_cfg["num_workers"] or 0), data_cfg["prefetch_factor"]
         self.train_loader = make_loader(self.train_set, self.train_sampler, nw, pin, pf, seed=int(cfg["seed"]))
@@ -215,6 +277,7 @@ class Trainer:
         self.model = build_model(cfg, self.input_dim, self.labels, self.units)
         self.params = count_parameters(self.model)
         self.model.to(self.device)
+        self.net: torch.nn.Module = self.model  # what training steps call: the DDP wrapper, if any (run())
         params = list(self.model.trainable_parameters())
         oc = cfg["optim"]
         opt_cls = torch.optim.AdamW if oc["name"] == "adamw" else torch.optim.Adam
@@ -298,6 +361,8 @@ class Trainer:
                  " + CTC head" if done["ctc_head"] else "")
 
     def _write_static_files(self) -> None:
+        if not self.is_main:
+            return
         write_text_atomic(self.exp_dir / "config.yaml", dump_config(self.cfg))
         if self.frontend:
             FbankConfig.from_dict(self.frontend).save(self.exp_dir / "fbank.yaml")
@@ -310,6 +375,8 @@ class Trainer:
     # checkpoints
 
     def _state(self, epoch_end: bool) -> Dict[str, Any]:
+        """The checkpoint.  Every rank must call it (it gathers the ranks' RNG states)."""
+        rngs = gather_objects(rng_state())
         return {
             "format": FORMAT,
             "config": self.cfg,
@@ -326,11 +393,14 @@ class Trainer:
             "epoch": self.epoch,
             "batches_done": 0 if epoch_end else self.batches_done,
             "step": self.step,
-            "epoch_stats": None if epoch_end else self.epoch_stats.state(),
+            "epoch_stats": None if epoch_end else self.epoch_stats.summed().state(),
             "history": self.history,
             "best": self.best,
             "params": self.params,
-            "rng": rng_state(),
+            "rng": rngs[0],
+            "rng_ranks": rngs if self.world_size > 1 else None,
+            "world_size": self.world_size,
+            **self.code,
         }
 
     def _resume(self) -> bool:
@@ -360,26 +430,45 @@ class Trainer:
         self.step = int(ckpt["step"])
         self.history = list(ckpt["history"])
         self.best = dict(ckpt["best"])
+        saved_world = int(ckpt.get("world_size") or 1)
         if ckpt["batches_done"]:
+            if saved_world != self.world_size:
+                # the ranks' batches of that epoch differ with the number of processes
+                raise ConfigError(f"--resume: {path} is from the middle of epoch {ckpt['epoch']} of a run with "
+                                  f"{saved_world} process(es); resume it with as many (this run has "
+                                  f"{self.world_size}), or remove it to restart from the last epoch_N.pt")
             self.epoch, self.batches_done = int(ckpt["epoch"]), int(ckpt["batches_done"])
-            self.epoch_stats = _EpochStats(ckpt["epoch_stats"])
+            # the saved sums are over all ranks: rank 0 carries them on, the others start afresh
+            self.epoch_stats = _EpochStats(ckpt["epoch_stats"] if self.is_main else None)
         else:
             self.epoch, self.batches_done = int(ckpt["epoch"]) + 1, 0
-        set_rng_state(ckpt["rng"])
+        ranks = ckpt.get("rng_ranks")
+        if ranks and len(ranks) == self.world_size:
+            set_rng_state(ranks[self.rank])
+        else:
+            set_rng_state(ckpt["rng"])
+            if self.world_size > 1:
+                seed_everything(rank_seed(int(self.cfg["seed"]), self.rank, self.step))
+                log.info("--resume: %s holds the RNG states of %d process(es), this run has %d: the ranks "
+                         "draw new random numbers", path, saved_world, self.world_size)
         where = (f"epoch {self.epoch}, batch {self.batches_done}" if self.batches_done
                  else f"the start of epoch {self.epoch}")
         log.info("resumed from %s (step %d): continuing at %s", path, self.step, where)
         return True
 
     def _save_epoch(self) -> None:
-        path = save_checkpoint(self._state(epoch_end=True), self.exp_dir / f"epoch_{self.epoch}.pt")
+        state = self._state(epoch_end=True)
+        if not self.is_main:
+            return
+        path = save_checkpoint(state, self.exp_dir / f"epoch_{self.epoch}.pt")
         link_or_copy(path, self.exp_dir / "last.pt")
         if self.best["epoch"] == self.epoch:
             link_or_copy(path, self.exp_dir / "best.pt")
         prune_checkpoints(self.exp_dir, int(self.cfg["train"]["keep_checkpoints"]))
 
     def _write_log(self) -> None:
-        write_text_atomic(self.exp_dir / "train_log.jsonl", "".join(json.dumps(r) + "\n" for r in self.history))
+        if self.is_main:
+            write_text_atomic(self.exp_dir / "train_log.jsonl", "".join(json.dumps(r) + "\n" for r in self.history))
 
     # ------------------------------------------------------------------------------------------
     # steps
@@ -389,7 +478,9 @@ class Trainer:
             return contextlib.nullcontext()
         return torch.autocast(device_type=self.device.type, dtype=self.amp_dtype)
 
-    def _forward(self, batch: Mapping[str, Any]) -> Dict[str, Any]:
+    def _forward(self, batch: Mapping[str, Any], model: Optional[torch.nn.Module] = None) -> Dict[str, Any]:
+        """``model`` (default: the training-step module, DDP-wrapped when distributed) on a batch."""
+        model = self.net if model is None else model
         dev = self.device
         feats = batch["feats"].to(dev, non_blocking=True)
         lengths = batch["lengths"].to(dev, non_blocking=True)
@@ -397,11 +488,11 @@ class Trainer:
         tlen = batch["target_lengths"].to(dev, non_blocking=True) if batch["target_lengths"] is not None else None
         with self._autocast():
             if self.task == "asr":
-                return self.model(feats, lengths, targets, tlen)
+                return model(feats, lengths, targets, tlen)
             labels = batch["labels"].to(dev, non_blocking=True) if batch["labels"] is not None else None
             if getattr(self.model, "ctc_head", None) is None:
                 targets = tlen = None
-            return self.model(feats, lengths, labels, targets, tlen)
+            return model(feats, lengths, labels, targets, tlen)
 
     def _set_margin(self) -> Optional[float]:
         if not self.margin_ramp:
@@ -418,7 +509,7 @@ class Trainer:
         clip = float(cfg["optim"]["clip_grad"] or 0)
         save_every = int(cfg["train"]["save_interval_steps"] or 0)
         log_every = int(cfg["train"]["log_interval_steps"] or 0)
-        self.model.train()
+        self.net.train()
         self.train_sampler.set_epoch(self.epoch, start=self.batches_done)
         stats = self.epoch_stats
         bar = None
@@ -436,9 +527,11 @@ class Trainer:
             margin = self._set_margin()
             out = self._forward(batch)
             loss = out["loss"]
-            if not torch.isfinite(loss.detach()):
+            finite = bool(torch.isfinite(loss.detach()))
+            # all ranks skip together: the others would wait for this one's gradients in backward()
+            if not all_true(finite):
                 log.warning("epoch %d batch %d: non-finite loss (%s), step skipped", self.epoch,
-                            self.batches_done + 1, loss.item())
+                            self.batches_done + 1, loss.item() if not finite else "on another rank")
                 self.optimizer.zero_grad(set_to_none=True)
                 stats.add(skipped=1)
             else:
@@ -468,16 +561,19 @@ class Trainer:
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix(loss=f"{stats['loss'] / max(stats['utts'], 1):.3f}")
-            if log_every and self.step % log_every == 0:
+            if log_every and self.is_main and self.step % log_every == 0:
                 lr = self.scheduler.get_last_lr()[0]
                 log.info("epoch %d step %d (%d/%d): loss %.4f lr %.3g%s", self.epoch, self.step,
                          self.batches_done, self.steps_per_epoch, float(loss.detach()), lr,
                          f" margin {margin:.3f}" if margin is not None else "")
                 self.tb.scalars({"train_step/loss": float(loss.detach()), "train_step/lr": lr}, self.step)
             if save_every and self.batches_done % save_every == 0 and self.batches_done < self.steps_per_epoch:
-                save_checkpoint(self._state(epoch_end=False), self.exp_dir / "last.pt")
+                state = self._state(epoch_end=False)
+                if self.is_main:
+                    save_checkpoint(state, self.exp_dir / "last.pt")
         if bar is not None:
             bar.close()
+        stats = stats.summed()
         u = max(stats["utts"], 1)
         res = {
             "train_loss": stats["loss"] / u,
@@ -498,7 +594,10 @@ class Trainer:
 
     @torch.no_grad()
     def evaluate(self) -> Dict[str, Any]:
-        """Dev loss, accuracy (accent; overall and per accent) and PER (when there is a CTC head and targets)."""
+        """Dev loss, accuracy (accent; overall and per accent) and PER (when there is a CTC head and targets).
+
+        Distributed: each rank scores its shard of the dev set (the unwrapped model: no collective
+        per batch) and the sums are added up over the ranks, so all get the same metrics."""
         self.model.eval()
         t0 = time.perf_counter()
         n = loss = ctc = 0.0
@@ -508,7 +607,7 @@ class Trainer:
         count = np.zeros(k, dtype=np.int64)
         self.dev_sampler.set_epoch(0)
         for batch in self.dev_loader:
-            out = self._forward(batch)
+            out = self._forward(batch, self.model)
             b = len(batch["utts"])
             n += b
             if out.get("loss") is not None:
@@ -525,6 +624,11 @@ class Trainer:
                 e, r = error_counts(hyps, unpad_targets(batch["targets"], batch["target_lengths"]))
                 errors += e
                 ref_len += r
+        if self.world_size > 1:
+            total = all_reduce_sum([n, loss, ctc, errors, ref_len, *correct, *count])
+            n, loss, ctc, errors, ref_len = total[:5].tolist()
+            errors, ref_len = int(errors), int(ref_len)
+            correct, count = total[5:5 + k].astype(np.int64), total[5 + k:].astype(np.int64)
         res: Dict[str, Any] = {"dev_loss": loss / max(n, 1), "dev_time_s": time.perf_counter() - t0}
         if ctc:
             res["dev_ctc_loss"] = ctc / max(n, 1)
@@ -552,13 +656,19 @@ class Trainer:
         resumed = self._resume()
         if not resumed:
             self._initialise_from_asr()
+        self._wrap_ddp(reseed=not resumed)
         self._write_static_files()
         epochs = int(self.cfg["train"]["epochs"])
-        log.info("%s model: %s parameters (%s trainable) on %s; %d training utterances in %d batches/epoch, "
-                 "%d dev utterances", self.task, f"{self.params['total']:,}", f"{self.params['trainable']:,}",
-                 self.device, len(self.train_set), self.steps_per_epoch, len(self.dev_set))
-        self.tb = _Tensorboard(self.exp_dir / "tensorboard", purge_step=self.step if resumed else None)
-        progress = sys.stderr.isatty()
+        if self.is_main:
+            log.info("%s model: %s parameters (%s trainable) on %s; %d training utterances in %d batches/epoch, "
+                     "%d dev utterances", self.task, f"{self.params['total']:,}", f"{self.params['trainable']:,}",
+                     self.device, len(self.train_set), self.steps_per_epoch, len(self.dev_set))
+        if self.world_size > 1 and self.is_main:
+            log.info("distributed data-parallel: world size %d (%s backend); the batches/epoch above are per rank",
+                     self.world_size, torch.distributed.get_backend())
+        self.tb = _Tensorboard(self.exp_dir / "tensorboard", purge_step=self.step if resumed else None,
+                               enabled=self.is_main)
+        progress = sys.stderr.isatty() and self.is_main
         try:
             while self.epoch <= epochs:
                 t0 = time.perf_counter()
@@ -578,7 +688,8 @@ class Trainer:
                 record["is_best"] = better
                 record["epoch_time_s"] = time.perf_counter() - t0
                 self.history.append(record)
-                self._log_epoch(record, epochs)
+                if self.is_main:
+                    self._log_epoch(record, epochs)
                 self.tb.scalars({f"{k.split('_', 1)[0]}/{k.split('_', 1)[1]}": v for k, v in record.items()
                                  if k.startswith(("train_", "dev_"))}, self.epoch)
                 self.tb.scalars({"train/lr": record["lr"]}, self.epoch)
@@ -590,6 +701,21 @@ class Trainer:
         finally:
             self.tb.close()
         return self._finish()
+
+    def _wrap_ddp(self, reseed: bool) -> None:
+        """Distributed: wrap the model in DDP (which broadcasts rank 0's weights and buffers) and,
+        for a fresh start, give each rank its own random numbers (dropout) from (seed, rank)."""
+        if self.world_size == 1:
+            return
+        from torch.nn.parallel import DistributedDataParallel
+
+        # every trainable parameter takes part in every loss (checked for all recipe configs),
+        # so the cheaper find_unused_parameters=False; the frozen reference AM has no gradients
+        # and DDP leaves it alone
+        ids = [self.device.index] if self.device.type == "cuda" else None
+        self.net = DistributedDataParallel(self.model, device_ids=ids, find_unused_parameters=False)
+        if reseed:
+            seed_everything(rank_seed(int(self.cfg["seed"]), self.rank))
 
     def _log_epoch(self, r: Mapping[str, Any], epochs: int) -> None:
         parts = [f"epoch {r['epoch']}/{epochs}", f"train loss {r['train_loss']:.4f}"]
@@ -612,7 +738,7 @@ class Trainer:
 
     def _finish(self) -> Dict[str, Any]:
         avg_n = int(self.cfg["train"]["average_last"] or 0)
-        if avg_n > 0:
+        if avg_n > 0 and self.is_main:
             ckpts = [p for _, p in epoch_checkpoints(self.exp_dir)][-avg_n:]
             if len(ckpts) < avg_n:
                 log.warning("train.average_last=%d but only %d epoch checkpoints are kept", avg_n, len(ckpts))
@@ -628,11 +754,15 @@ class Trainer:
             "train_time_s": train_time,
             "params": self.params,
             "best_checkpoint": str(self.exp_dir / "best.pt"),
+            "world_size": self.world_size,
+            **self.code,
         }
         if self.history:
             last = self.history[-1]
             results["last"] = {k: last[k] for k in ("dev_acc", "dev_per", "dev_loss") if k in last}
             results["train_audio_s_per_s"] = float(np.mean([r["train_audio_s_per_s"] for r in self.history]))
+        if not self.is_main:
+            return results
         write_text_atomic(self.exp_dir / "results.json", json.dumps(results, indent=2) + "\n")
         (self.exp_dir / ".done").touch()
         name = "dev accuracy" if self.task == "accent" else "dev PER"

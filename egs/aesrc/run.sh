@@ -44,7 +44,8 @@ demo_libri_dev_utts=10
 # stages 4-5: ASR pretraining and accent training (configs under conf/, one exp/<name> each)
 asr_config=              # stage 4 config(s); default: conf/demo/asr_jasper.yaml on the demo corpora, else conf/asr_jasper.yaml
 accent_configs=          # stage 5 configs; default: the demo ladder on the demo corpora, else every paper row
-ngpu=1                   # GPUs per training job ($cuda_cmd --gpu; ignored by the local backend)
+ngpu=1                   # GPUs per node of a training job; > 1: data-parallel (DDP), one process per GPU
+num_nodes=1              # nodes per training job (> 1: DDP across nodes, on Slurm; see README "Distributed training")
 train_opts=              # extra accent.bin.train options, e.g. "--device cpu --num-threads 1"
 
 help_message="Usage: $0 [--stage N] [--stop-stage M] [--nj 4] [--aesrc-root DIR] [--librispeech-root DIR] [--cmd-backend local|slurm|sge] ..."
@@ -162,15 +163,19 @@ fi
 # Train one experiment per config: $1 stage, $2 training set, $3 dev set, then the configs.
 # A finished experiment (exp/<name>/.done) is skipped; a killed one resumes from its last checkpoint.
 train_configs() {
-  local stage=$1 train=$2 dev=$3 config dir
+  local stage=$1 train=$2 dev=$3 config dir job_opts="--gpu ${ngpu}"
   shift 3
+  # --num-nodes only when > 1: a Kaldi config without a num_nodes line serves single-node jobs
+  [ ${num_nodes} -gt 1 ] && job_opts="${job_opts} --num-nodes ${num_nodes}"
   for config in "$@"; do
     dir=exp/$(exp_name ${config})
     if [ -f ${dir}/.done ]; then
       log "Stage ${stage}: ${dir} is finished (remove ${dir}/.done to retrain)"
     else
       log "Stage ${stage}: training ${config} on data/${train} -> ${dir}"
-      $cuda_cmd --gpu ${ngpu} ${dir}/log/train.log \
+      # accent.bin.launch starts ngpu x num_nodes processes (srun in a Slurm job, else torchrun)
+      $cuda_cmd ${job_opts} ${dir}/log/train.log \
+        python -m accent.bin.launch --ngpu ${ngpu} --num-nodes ${num_nodes} -- \
         python -m accent.bin.train --config ${config} --train-data data/${train} --dev-data data/${dev} \
           --lang-dir data/lang_phn --cmvn data/${train}/cmvn.ark --exp-dir ${dir} --resume ${train_opts}
     fi
