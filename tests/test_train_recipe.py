@@ -1,5 +1,5 @@
-"""egs/aesrc/run.sh stages 4-5 on tiny data: ASR pretraining, the accent experiments, the table,
-and reruns that skip finished experiments."""
+"""egs/aesrc/run.sh stages 4-6 on tiny data: ASR pretraining, the accent experiments, the table,
+scoring into RESULTS.md, and reruns that skip finished experiments."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ def run_recipe(recipe: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(["./run.sh", *args], cwd=recipe, env=env, capture_output=True, text=True, timeout=600)
 
 
-def test_stages_4_and_5(tmp_path) -> None:
+def test_stages_4_to_6(tmp_path) -> None:
     recipe = recipe_copy(tmp_path)
     make_corpus(recipe)  # data/{train,dev,libri_train,libri_dev,lang_phn} with features and CMVN
     # LibriSpeech statistics unlike AESRC's (the tiny corpora share their audio)
@@ -45,8 +45,8 @@ def test_stages_4_and_5(tmp_path) -> None:
          "model": {"encoder": TINY_JASPER, "pooling": "stats", "embed_dim": 16, "head": "softmax"}}))
     (tiny / "scratch.yaml").write_text("base: base.yaml\n")
     (tiny / "mtl.yaml").write_text("base: base.yaml\nmethod: mtl\nmodel.ctc_weight: 0.3\n")
-    args = ["--stage", "4", "--stop-stage", "5", "--asr-config", "conf/tiny/asr.yaml",
-            "--accent-configs", "conf/tiny/scratch.yaml conf/tiny/mtl.yaml"]
+    args = ["--stage", "4", "--stop-stage", "6", "--asr-config", "conf/tiny/asr.yaml",
+            "--accent-configs", "conf/tiny/scratch.yaml conf/tiny/mtl.yaml", "--score-opts", "--max-embed-utts 40"]
     r = run_recipe(recipe, *args)
     out = r.stdout + r.stderr
     assert r.returncode == 0, out
@@ -72,6 +72,17 @@ def test_stages_4_and_5(tmp_path) -> None:
     for line, name in zip(table[1:3], ("tiny_scratch", "tiny_mtl")):
         acc = json.loads((recipe / "exp" / name / "results.json").read_text())["best_value"]
         assert line.split()[:3] == [f"exp/{name}", f"{100 * acc:.2f}%", "dev_acc"]
+    # stage 6: one RESULTS.md row per experiment, its dev accuracy that of the best epoch
+    results = (recipe / "RESULTS.md").read_text()
+    for name in ("tiny_scratch", "tiny_mtl"):
+        acc = json.loads((recipe / "exp" / name / "results.json").read_text())["best_value"]
+        rows = [[c.strip() for c in line.strip().strip("|").split("|")] for line in results.splitlines()
+                if line.startswith("|")]
+        cells = next(r for r in rows if r[0] == name)
+        row = " | ".join(cells)
+        assert cells[1] == f"conf/tiny/{name[5:]}.yaml" and f"{100 * acc:.2f}" in cells, row
+        assert (recipe / "exp" / name / "decode_dev" / "confusion.png").stat().st_size > 0
+        assert (recipe / "exp" / name / "plots" / "train_curves.png").stat().st_size > 0
     # a rerun skips what is finished
     r = run_recipe(recipe, *args)
     assert r.returncode == 0

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # AESRC2020 accent recognition: data preparation, features, G2P (stages 0-3), phone-CTC ASR
-# pretraining (stage 4) and accent training (stage 5).
+# pretraining (stage 4), accent training (stage 5) and scoring (stage 6).
 #
 #   ./run.sh                                   the whole recipe on the offline demo corpora
 #   ./run.sh --aesrc-root /data/AESRC2020 --librispeech-root /data/LibriSpeech
@@ -47,6 +47,7 @@ accent_configs=          # stage 5 configs; default: the demo ladder on the demo
 ngpu=1                   # GPUs per node of a training job; > 1: data-parallel (DDP), one process per GPU
 num_nodes=1              # nodes per training job (> 1: DDP across nodes, on Slurm; see README "Distributed training")
 train_opts=              # extra accent.bin.train options, e.g. "--device cpu --num-threads 1"
+score_opts=              # extra accent.bin.score options (stage 6), e.g. "--device cpu --max-embed-utts 1000"
 
 help_message="Usage: $0 [--stage N] [--stop-stage M] [--nj 4] [--aesrc-root DIR] [--librispeech-root DIR] [--cmd-backend local|slurm|sge] ..."
 
@@ -195,6 +196,22 @@ if [ ${stage} -le 5 ] && [ ${stop_stage} -ge 5 ]; then
   for config in ${accent_configs}; do dirs+=(exp/$(exp_name ${config})); done
   log "Stage 5: dev accuracy (best epoch) per experiment"
   python -m accent.bin.show_results "${dirs[@]}"
+fi
+
+if [ ${stage} -le 6 ] && [ ${stop_stage} -ge 6 ]; then
+  log "Stage 6: scoring (per-accent accuracy, confusion matrices, embedding plots, training curves)"
+  sets="--data dev=data/dev"
+  # the test set is scored only when its labels are known
+  [ -f data/test/utt2accent ] && sets="${sets} --data test=data/test"
+  dirs=()
+  for config in ${accent_configs}; do
+    dir=exp/$(exp_name ${config})
+    dirs+=(${dir})
+    $cuda_cmd --gpu $(( ngpu > 0 ? 1 : 0 )) ${dir}/log/score.log \
+      python -m accent.bin.score --exp-dir ${dir} ${sets} --embed-data train=data/${train_set} ${score_opts}
+  done
+  python -m accent.bin.collect_results --out RESULTS.md "${dirs[@]}"
+  log "Stage 6: RESULTS.md; per experiment exp/<name>/results.md, decode_<set>/confusion.png, plots/*.png"
 fi
 
 log "Done."

@@ -1,0 +1,221 @@
+"""Run a trained accent model over a data dir's features: predictions, posteriors, embeddings.
+
+The features are normalised with the checkpoint's own normaliser (the statistics the model was
+trained with), in eval mode, without SpecAugment.  ``predictions.tsv`` and the Kaldi
+``embeddings.ark/scp`` are the outputs of a decode directory; the scores are computed from
+``predictions.tsv`` (see :mod:`accent.evaluation.scoring`).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Dict, List, Mapping, Optional, Sequence
+
+import kaldiio
+import numpy as np
+import torch
+
+from accent.data.kaldi_dir import DataDirError, write_text_atomic
+from accent.dataset import BucketBatchSampler, FeatsDataset, FeatureNormalizer, make_loader
+from accent.features.fbank import FbankConfig
+
+log = logging.getLogger(__name__)
+
+NO_LABEL = "-"  # the reference column of an unlabelled set
+
+
+@dataclass
+class Decoded:
+    """One set's outputs, in ``feats.scp`` order (or the subset's)."""
+
+    utts: List[str]
+    refs: Optional[List[str]]        # None: the set has no utt2accent
+    hyps: List[str]
+    posteriors: np.ndarray           # (N, num_labels)
+    embeddings: np.ndarray           # (N, embed_dim)
+    labels: List[str]                # the model's labels (posterior columns)
+
+
+def check_frontend(ckpt: Mapping[str, Any], data_dir: Path) -> None:
+    """Refuse features made with other FBank options than the model's training features."""
+    path = Path(data_dir) / "conf" / "fbank.yaml"
+    if not ckpt.get("frontend"):
+        log.info("the checkpoint does not record its FBank options (trained before they were stored): "
+                 "assuming %s was made like its training features", data_dir)
+        return
+    if path.is_file() and FbankConfig.from_yaml(path).to_dict() != ckpt["frontend"]:
+        raise DataDirError(f"{path}: the features were made with other FBank options than the model's "
+                           f"training features: {FbankConfig.from_yaml(path).to_dict()} vs {ckpt['frontend']}")
+
+
+def subsample(n: int, max_utts: Optional[int], seed: int = 0) -> List[int]:
+    """At most ``max_utts`` indices of ``range(n)``, drawn with ``seed``, in order."""
+    if not max_utts or n <= max_utts:
+        return list(range(n))
+    return sorted(np.random.default_rng(seed).choice(n, size=max_utts, replace=False).tolist())
+
+
+@torch.no_grad()
+def decode(model: torch.nn.Module, ckpt: Mapping[str, Any], data_dir: Path, device: torch.device,
+           max_utts: Optional[int] = None, seed: int = 0) -> Decoded:
+    """Predictions of ``model`` (eval mode) on ``data_dir``; ``max_utts``: a seeded subsample."""
+    data_dir = Path(data_dir)
+    if ckpt.get("task", "accent") != "accent" or not ckpt.get("labels"):
+        raise ValueError("not an accent model checkpoint (task "
+                         f"{ckpt.get('task')!r}): scoring needs an accent classifier")
+    check_frontend(ckpt, data_dir)
+    labels = list(ckpt["labels"])
+    dataset = FeatsDataset(data_dir, FeatureNormalizer.from_dict(ckpt["normalizer"]), labels,
+                           require_labels=False, label_source="the checkpoint's label list")
+    if dataset.feat_dim != int(ckpt["input_dim"]):
+        raise DataDirError(f"{data_dir / 'feats.scp'}: {dataset.feat_dim}-dim features, "
+                           f"the model takes {ckpt['input_dim']}")
+    index = subsample(len(dataset), max_utts, seed)
+    data_cfg = ckpt["config"]["data"]
+    max_frames = int(data_cfg.get("dev_max_frames") or 2 * int(data_cfg["max_frames"]))
+    sampler = BucketBatchSampler([dataset.lengths[i] for i in index], max_frames,
+                                 data_cfg.get("max_batch_size"), shuffle=False)
+    # batches of (epoch, dataset index): the sampler works on the subsample's positions
+    batches = [[(0, index[j]) for j in b] for b in sampler.all_batches(0)]
+    loader = make_loader(dataset, batches)  # type: ignore[arg-type]  # any batch list will do
+
+    model.eval()
+    utts: List[str] = []
+    refs: List[int] = []
+    post: List[np.ndarray] = []
+    emb: List[np.ndarray] = []
+    for batch in loader:
+        out = model(batch["feats"].to(device), batch["lengths"].to(device))
+        utts.extend(batch["utts"])
+        if batch["labels"] is not None:
+            refs.extend(batch["labels"].tolist())
+        post.append(torch.softmax(out["logits"].float(), dim=-1).cpu().numpy())
+        emb.append(out["embedding"].float().cpu().numpy())
+    dataset.close()
+
+    # back to feats.scp order (the batches are sorted by length)
+    where = {u: i for i, u in enumerate(dataset.utts)}
+    order = np.argsort([where[u] for u in utts])
+    posteriors = np.concatenate(post)[order]
+    return Decoded(
+        utts=[utts[i] for i in order],
+        refs=[labels[refs[i]] for i in order] if dataset.label_ids is not None else None,
+        hyps=[labels[int(k)] for k in posteriors.argmax(-1)],
+        posteriors=posteriors,
+        embeddings=np.concatenate(emb)[order],
+        labels=labels,
+    )
+
+
+# ------------------------------------------------------------------------------------------------
+# Files of a decode directory
+
+
+def decode_dir(exp_dir: Path, set_name: str, checkpoint: str = "best.pt") -> Path:
+    """``exp/<name>/decode_<set>`` for ``best.pt``, ``decode_<set>_<stem>`` for another checkpoint."""
+    stem = Path(checkpoint).stem
+    return Path(exp_dir) / (f"decode_{set_name}" if stem == "best" else f"decode_{set_name}_{stem}")
+
+
+def write_predictions(path: Path, d: Decoded) -> None:
+    """``utt ref hyp <posterior per label>`` lines (tab-separated, with a header)."""
+    buf = io.StringIO()
+    w = csv.writer(buf, delimiter="\t", lineterminator="\n")
+    w.writerow(["utt", "ref", "hyp", *d.labels])
+    refs = d.refs or [NO_LABEL] * len(d.utts)
+    for utt, ref, hyp, p in zip(d.utts, refs, d.hyps, d.posteriors):
+        w.writerow([utt, ref, hyp, *(f"{x:.4f}" for x in p)])
+    write_text_atomic(path, buf.getvalue())
+
+
+@dataclass
+class Predictions:
+    utts: List[str]
+    refs: Optional[List[str]]
+    hyps: List[str]
+    labels: List[str]
+
+
+def read_predictions(path: Path) -> Predictions:
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: not found (accent.bin.score writes it)")
+    with open(path, encoding="utf-8", newline="") as f:
+        rows = list(csv.reader(f, delimiter="\t"))
+    if not rows or rows[0][:3] != ["utt", "ref", "hyp"]:
+        raise DataDirError(f"{path}: not a predictions file (its header must start with utt, ref, hyp)")
+    body = rows[1:]
+    bad = [i + 2 for i, r in enumerate(body) if len(r) != len(rows[0])]
+    if bad:
+        raise DataDirError(f"{path}: line {bad[0]} has {len(body[bad[0] - 2])} fields, the header {len(rows[0])}")
+    refs = [r[1] for r in body]
+    labelled = all(r != NO_LABEL for r in refs)
+    return Predictions([r[0] for r in body], refs if labelled else None, [r[2] for r in body], rows[0][3:])
+
+
+def write_embeddings(ark: Path, utts: Sequence[str], embeddings: np.ndarray) -> Path:
+    """Kaldi ``embeddings.ark`` + ``.scp`` (as x-vectors are stored); the scp appears last."""
+    ark = Path(ark).absolute()
+    tmp = ark.with_name(ark.name + ".tmp")
+    scp_buf = io.StringIO()
+    kaldiio.save_ark(str(tmp), {u: e.astype(np.float32) for u, e in zip(utts, embeddings)}, scp=scp_buf)
+    os.replace(tmp, ark)
+    scp = ark.with_suffix(".scp")
+    # the scp names the temporary ark; point it at the final one
+    write_text_atomic(scp, scp_buf.getvalue().replace(f" {tmp}:", f" {ark}:"))
+    return scp
+
+
+def read_embeddings(scp: Path, utts: Sequence[str]) -> np.ndarray:
+    """(len(utts), D) embeddings of ``utts`` from an ``embeddings.scp``."""
+    table: Dict[str, np.ndarray] = dict(kaldiio.load_scp(str(scp)))
+    missing = [u for u in utts if u not in table]
+    if missing:
+        raise DataDirError(f"{scp}: no embedding for {missing[0]} ({len(missing)} missing)")
+    return np.stack([np.asarray(table[u]) for u in utts])
+
+
+# ------------------------------------------------------------------------------------------------
+# A decode directory as a whole
+
+
+def up_to_date(outputs: Sequence[Path], sources: Sequence[Path]) -> bool:
+    """Every output exists and none is older than any existing source (a rerun can skip)."""
+    if not all(Path(p).is_file() for p in outputs):
+        return False
+    newest = max((Path(s).stat().st_mtime for s in sources if Path(s).exists()), default=0.0)
+    return min(Path(p).stat().st_mtime for p in outputs) >= newest
+
+
+OUTPUTS = ("predictions.tsv", "embeddings.ark", "embeddings.scp")
+SCORED_OUTPUTS = ("results.md", "results.csv", "confusion.txt", "confusion.png")
+
+
+def decode_outputs(out_dir: Path, labelled: bool) -> List[Path]:
+    return [Path(out_dir) / f for f in OUTPUTS + (SCORED_OUTPUTS if labelled else ())]
+
+
+def decode_sources(checkpoint: Path, data_dir: Path) -> List[Path]:
+    return [Path(checkpoint), Path(data_dir) / "feats.scp", Path(data_dir) / "utt2accent"]
+
+
+def write_decode_dir(out_dir: Path, name: str, d: Decoded, source: str = "") -> None:
+    """predictions.tsv, embeddings.ark/scp and, for a labelled set, its scores and confusion matrix."""
+    from .plots import plot_confusion
+    from .scoring import score, write_set_results
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_embeddings(out_dir / "embeddings.ark", d.utts, d.embeddings)
+    if d.refs is not None:
+        s = score(d.refs, d.hyps, d.labels)
+        write_set_results(out_dir, name, s, source)
+        plot_confusion(s, out_dir / "confusion.png", f"{source or name}\n{name}: accuracy {100 * s.accuracy:.2f}%, "
+                                                     f"macro {100 * s.macro:.2f}%")
+    # last: predictions.tsv is what the summaries read
+    write_predictions(out_dir / "predictions.tsv", d)
