@@ -1,8 +1,8 @@
 """Every row of the papers' tables trains end to end: each config under egs/aesrc/conf/{baseline,
-sarnet,hybrid}/ and the four stage-4 ASR configs resolve, build, initialise from their ASR
+sarnet,hybrid}/ and the stage-4 ASR configs resolve, build, initialise from their ASR
 checkpoint (asr_init, mtl, hybrid), take a training step, score the dev set and write a checkpoint.
 
-At reduced width so that the 52 experiments fit in CI: depth, integration, loss, margin, fusion,
+At reduced width so that the 54 experiments fit in CI: depth, integration, loss, margin, fusion,
 method and λ stay as configured; only channel counts shrink (``narrow``).
 """
 
@@ -16,7 +16,7 @@ import pytest
 import torch
 
 from accent.training import Trainer, deep_merge, experiment_name, load_checkpoint, load_config, resolve_config
-from accent.training.config import needs_asr_checkpoint
+from accent.training.config import starts_from_asr
 from test_dataset import make_corpus
 
 CONF = Path(__file__).resolve().parents[1] / "egs" / "aesrc" / "conf"
@@ -47,7 +47,9 @@ def narrow(cfg: Dict[str, Any]) -> Dict[str, Any]:
 def train(config: Path, corpus: Dict[str, Path], workdir: Path, train_set: str, dev_set: str) -> Dict[str, Any]:
     cfg = narrow(load_config(config))
     exp = workdir / "exp" / experiment_name(config, CONF)
-    asr = workdir / cfg["asr_checkpoint"] if needs_asr_checkpoint(cfg) else None
+    asr = workdir / cfg["asr_checkpoint"] if starts_from_asr(cfg) else None
+    if cfg["reference_checkpoint"]:
+        cfg["reference_checkpoint"] = str(workdir / cfg["reference_checkpoint"])
     Trainer(cfg, exp, corpus[train_set], corpus[dev_set], lang_dir=corpus["lang"], asr_checkpoint=asr,
             device="cpu").run()
     return json.loads((exp / "results.json").read_text())
@@ -81,13 +83,19 @@ def test_there_is_a_config_for_every_table_row() -> None:
     assert {"hybrid_scratch", "hybrid_asr_init"} <= names
     assert {f"hybrid_mtl_l{x}" for x in (0.1, 0.2, 0.3)} <= names
     assert {f"hybrid_hybrid_{f}_l{x}" for f in ("add", "concat", "concat_ca") for x in (0.1, 0.2, 0.3)} <= names
-    assert len(ASR_CONFIGS) == 4
+    assert "hybrid_hybrid_concat_ca_l0.1_ft_am" in names  # trainable AM continued on accented speech
+    # the Jasper AM (LibriSpeech, then continued on LibriSpeech + AESRC) and the baselines' encoders
+    assert {p.stem for p in ASR_CONFIGS} == {"asr_jasper", "asr_jasper_ft", *(f"asr_transformer_l{n}" for n in (3, 6, 12))}
 
 
-def test_asr_configs_train(asr_results) -> None:
+def test_asr_configs_train(asr_results, workdir) -> None:
     for name, res in asr_results.items():
         assert res["task"] == "asr" and res["epochs"] == 1, name
         assert 0.0 <= res["best_value"] <= 1.5, name  # a PER (insertions can exceed 1 before training)
+    # the continued AM started from the LibriSpeech one: same CMVN, and its training log says so
+    ckpts = {n: load_checkpoint(workdir / "exp" / n / "best.pt") for n in ("asr_jasper", "asr_jasper_ft")}
+    assert ckpts["asr_jasper_ft"]["normalizer"] == ckpts["asr_jasper"]["normalizer"]
+    assert ckpts["asr_jasper_ft"]["config"]["asr_checkpoint"].endswith("exp/asr_jasper/best.pt")
 
 
 @pytest.mark.parametrize("config", ACCENT_CONFIGS, ids=[experiment_name(p, CONF) for p in ACCENT_CONFIGS])
@@ -102,8 +110,8 @@ def test_accent_config_trains(config: Path, corpus, workdir, asr_results) -> Non
     assert any(k.startswith("ctc_head.") for k in state) == (cfg["model"].get("ctc_weight", 0) > 0)
     assert any(k.startswith("reference_encoder.") for k in state) == (cfg["method"] == "hybrid")
     if cfg["method"] == "hybrid":
-        # the reference AM is the ASR checkpoint's encoder, untouched by the training step
-        asr = load_checkpoint(workdir / cfg["asr_checkpoint"])["model"]
+        # the reference AM is the (reference) ASR checkpoint's encoder, untouched by the training step
+        asr = load_checkpoint(workdir / (cfg["reference_checkpoint"] or cfg["asr_checkpoint"]))["model"]
         ref: List[str] = [k for k in state if k.startswith("reference_encoder.")]
         for k in ref:
             assert torch.equal(state[k], asr["encoder." + k[len("reference_encoder."):]]), k

@@ -13,6 +13,7 @@ import kaldiio
 import numpy as np
 import yaml
 
+from accent.data.kaldi_dir import read_mapping, write_data_dir
 from accent.dataset import FeatureNormalizer
 from accent.features.fbank import FbankConfig
 from accent.training.checkpoint import load_checkpoint
@@ -31,6 +32,13 @@ def run_recipe(recipe: Path, *args: str) -> subprocess.CompletedProcess:
 def test_stages_4_to_6(tmp_path) -> None:
     recipe = recipe_copy(tmp_path)
     make_corpus(recipe)  # data/{train,dev,libri_train,libri_dev,lang_phn} with features and CMVN
+    # LibriSpeech IDs of their own (the tiny corpora share their audio), so the two combine
+    libri = recipe / "data/libri_train"
+    files = {n: {"L" + k: v for k, v in read_mapping(libri / n, allow_empty_value=True).items()}
+             for n in ("feats.scp", "utt2num_frames", "text", "text.phn")}
+    files["utt2spk"] = {"L" + k: "L" + v for k, v in read_mapping(libri / "utt2spk").items()}
+    (libri / "utt2accent").unlink()
+    write_data_dir(libri, files)
     # LibriSpeech statistics unlike AESRC's (the tiny corpora share their audio)
     libri_cmvn = recipe / "data/libri_train/cmvn.ark"
     stats = np.array(kaldiio.load_mat(str(libri_cmvn)))
@@ -43,19 +51,25 @@ def test_stages_4_to_6(tmp_path) -> None:
     (tiny / "base.yaml").write_text(yaml.safe_dump(
         {"task": "accent", "asr_checkpoint": "exp/tiny_asr/best.pt", **common,
          "model": {"encoder": TINY_JASPER, "pooling": "stats", "embed_dim": 16, "head": "softmax"}}))
+    (tiny / "asr_ft.yaml").write_text("base: asr.yaml\nasr_checkpoint: exp/tiny_asr/best.pt\n")
     (tiny / "scratch.yaml").write_text("base: base.yaml\n")
     (tiny / "mtl.yaml").write_text("base: base.yaml\nmethod: mtl\nmodel.ctc_weight: 0.3\n")
     args = ["--stage", "4", "--stop-stage", "6", "--asr-config", "conf/tiny/asr.yaml",
+            "--asr-finetune-config", "conf/tiny/asr_ft.yaml",
             "--accent-configs", "conf/tiny/scratch.yaml conf/tiny/mtl.yaml", "--score-opts", "--max-embed-utts 40"]
     r = run_recipe(recipe, *args)
     out = r.stdout + r.stderr
     assert r.returncode == 0, out
     assert "Stage 4: exp/tiny_asr: best dev PER" in out
-    for name in ("tiny_asr", "tiny_scratch", "tiny_mtl"):
+    for name in ("tiny_asr", "tiny_asr_ft", "tiny_scratch", "tiny_mtl"):
         assert (recipe / "exp" / name / ".done").is_file(), name
         assert (recipe / "exp" / name / "log" / "train.log").is_file()
     assert "initialised from exp/tiny_asr/best.pt: encoder + CTC head" in \
         (recipe / "exp/tiny_mtl/log/train.log").read_text()
+    # the second step of stage 4 continued the AM on LibriSpeech + the accented training set
+    combined = read_mapping(recipe / "data/libri_train_train/utt2spk")
+    assert set(combined) == set(read_mapping(libri / "utt2spk")) | set(read_mapping(recipe / "data/train/utt2spk"))
+    assert "continuing the training of exp/tiny_asr/best.pt" in (recipe / "exp/tiny_asr_ft/log/train.log").read_text()
     # the frozen-AM rule: a model initialised from the ASR checkpoint keeps its CMVN (LibriSpeech's),
     # a model from scratch uses the AESRC training set's; both record the FBank options
     asr, mtl, scratch = (load_checkpoint(recipe / f"exp/{n}/best.pt") for n in ("tiny_asr", "tiny_mtl", "tiny_scratch"))
@@ -86,4 +100,4 @@ def test_stages_4_to_6(tmp_path) -> None:
     # a rerun skips what is finished
     r = run_recipe(recipe, *args)
     assert r.returncode == 0
-    assert r.stdout.count("is finished") == 3 and "accent training" not in r.stdout
+    assert r.stdout.count("is finished") == 4 and "accent training" not in r.stdout

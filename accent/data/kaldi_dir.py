@@ -262,7 +262,7 @@ def combine_data_dirs(dst: os.PathLike, srcs: Sequence[os.PathLike]) -> int:
     if not srcs:
         raise ValueError("combine_data_dirs: no source directories")
     for s in srcs:
-        validate_data_dir(s)
+        validate_data_dir(s, require=("utt2spk", "spk2utt"))  # a features-only dir combines too
     names = [n for n in UTT_FILES if all((s / n).is_file() for s in srcs)]
     dropped = sorted({n for s in srcs for n in UTT_FILES if (s / n).is_file()} - set(names))
     if dropped:
@@ -287,7 +287,7 @@ def combine_data_dirs(dst: os.PathLike, srcs: Sequence[os.PathLike]) -> int:
     if "feats.scp" in names and None not in confs:
         (tmp / "conf").mkdir()
         write_text_atomic(tmp / "conf" / "fbank.yaml", confs.pop())
-    n = validate_data_dir(tmp)
+    n = validate_data_dir(tmp, require=("utt2spk", "spk2utt"))
     shutil.rmtree(dst, ignore_errors=True)
     os.replace(tmp, dst)
     return n

@@ -34,7 +34,8 @@ METHODS = ("scratch", "asr_init", "mtl", "hybrid")
 DEFAULTS: Dict[str, Any] = {
     "task": "accent",
     "method": "scratch",
-    "asr_checkpoint": None,
+    "asr_checkpoint": None,        # accent: the AM to start from; asr: continue training this model
+    "reference_checkpoint": None,  # hybrid: the frozen reference AM (default: asr_checkpoint)
     "seed": 777,
     "data": {
         "cmvn": "global",          # global | utterance | none
@@ -235,6 +236,13 @@ def resolve_config(cfg: Mapping[str, Any], where: str = "config") -> Dict[str, A
 
 def needs_asr_checkpoint(cfg: Mapping[str, Any]) -> bool:
     return cfg["task"] == "accent" and cfg["method"] in ("asr_init", "mtl", "hybrid")
+
+
+def starts_from_asr(cfg: Mapping[str, Any]) -> bool:
+    """Initialised from a stage-4 checkpoint: the accent methods that need one, and an ASR model
+    whose training continues from one (the hybrid paper's trainable AM: LibriSpeech, then
+    LibriSpeech + accented speech)."""
+    return needs_asr_checkpoint(cfg) or (cfg["task"] == "asr" and bool(cfg.get("asr_checkpoint")))
 
 
 class _Dumper(yaml.SafeDumper):

@@ -48,14 +48,14 @@ from accent.features.fbank import FbankConfig
 from accent.dataset import (
     BucketBatchSampler, FeatsDataset, FeatureNormalizer, SpecAugment, Tokenizer, make_loader, read_label_list,
 )
-from accent.models import greedy_decode, linear_margin
+from accent.models import greedy_decode, linear_margin, load_encoder_from_asr
 from accent.models.ctc import error_counts, unpad_targets
 
 from .checkpoint import (
     FORMAT, PathLike, average_checkpoints, epoch_checkpoints, latest_checkpoint, link_or_copy, load_checkpoint,
     prune_checkpoints, rng_state, save_checkpoint, set_rng_state,
 )
-from .config import ConfigError, dump_config, needs_asr_checkpoint, plain
+from .config import ConfigError, dump_config, needs_asr_checkpoint, plain, starts_from_asr
 from .distributed import all_reduce_sum, all_true, gather_objects
 from .model_io import build_model, count_parameters, init_from_asr
 from .scheduler import WarmupScheduler
@@ -65,7 +65,8 @@ log = logging.getLogger(__name__)
 # config keys that may change between a run and its resumption
 RESUMABLE_CHANGES = {
     "train.epochs", "train.keep_checkpoints", "train.log_interval_steps", "train.save_interval_steps",
-    "train.average_last", "data.num_workers", "data.prefetch_factor", "asr_checkpoint", "description",
+    "train.average_last", "data.num_workers", "data.prefetch_factor", "asr_checkpoint", "reference_checkpoint",
+    "description",
 }
 
 
@@ -320,7 +321,7 @@ class Trainer:
         of the hybrid above all), not with ``--cmvn``."""
         if mode != "global":
             return FeatureNormalizer(mode)
-        if needs_asr_checkpoint(self.cfg):
+        if starts_from_asr(self.cfg):
             asr_norm = load_checkpoint(self.asr_checkpoint).get("normalizer") or {}
             if asr_norm.get("mode") == "global":
                 log.info("global CMVN statistics from %s (the acoustic model's own), not %s",
@@ -344,12 +345,7 @@ class Trainer:
                               f"options (conf/fbank.yaml): {train} vs {dev}")
         return train
 
-    def _initialise_from_asr(self) -> None:
-        if not needs_asr_checkpoint(self.cfg):
-            return
-        path = Path(self.asr_checkpoint)
-        ckpt = load_checkpoint(path)
-        done = init_from_asr(self.model, ckpt, self.cfg["method"], self.units, source=str(path))
+    def _check_asr_checkpoint(self, path: Path, ckpt: Mapping[str, Any]) -> None:
         asr_norm = ckpt.get("normalizer") or {}
         if asr_norm.get("mode") not in (None, self.normalizer.mode):
             log.warning("%s was trained with %s CMVN, this model uses %s", path, asr_norm.get("mode"),
@@ -357,6 +353,37 @@ class Trainer:
         if self.frontend and ckpt.get("frontend") and ckpt["frontend"] != self.frontend:
             raise ConfigError(f"{path} was trained on features made with other FBank options: "
                               f"{ckpt['frontend']} vs {self.frontend}")
+
+    def _initialise_from_asr(self) -> None:
+        if not starts_from_asr(self.cfg):
+            return
+        path = Path(self.asr_checkpoint)
+        ckpt = load_checkpoint(path)
+        self._check_asr_checkpoint(path, ckpt)
+        if self.task == "asr":  # continued training: the whole model, same units
+            if ckpt.get("task") != "asr" or list(ckpt.get("units") or []) != list(self.units):
+                raise ConfigError(f"{path}: not an ASR checkpoint with the units of {self.lang_dir}; "
+                                  "cannot continue its training")
+            try:
+                self.model.load_state_dict(ckpt["model"])
+            except RuntimeError as e:
+                raise ConfigError(f"{path}: does not fit this model's config: {e}") from None
+            log.info("continuing the training of %s (encoder + CTC head)", path)
+            return
+        done = init_from_asr(self.model, ckpt, self.cfg["method"], self.units, source=str(path))
+        ref = self.cfg.get("reference_checkpoint")
+        if self.cfg["method"] == "hybrid" and ref and Path(ref).resolve() != path.resolve():
+            # the paper's pair: a trainable AM fine-tuned on accented speech, a LibriSpeech-only fixed AM
+            ref_ckpt = load_checkpoint(ref)
+            self._check_asr_checkpoint(Path(ref), ref_ckpt)
+            if ref_ckpt.get("normalizer") != ckpt.get("normalizer"):
+                raise ConfigError(f"{ref} and {path} normalise their features differently; the two AMs of "
+                                  "a hybrid share one input (continue the trainable AM from the reference)")
+            try:
+                load_encoder_from_asr(self.model, ref_ckpt, targets=["reference_encoder"])
+            except RuntimeError as e:
+                raise ConfigError(f"{ref}: its encoder does not fit the reference encoder's config: {e}") from None
+            done["encoders"] = ["encoder", f"reference_encoder (from {ref})"]
         log.info("initialised from %s: %s%s", path, " + ".join(done["encoders"]),
                  " + CTC head" if done["ctc_head"] else "")
 

@@ -43,6 +43,7 @@ demo_libri_dev_utts=10
 
 # stages 4-5: ASR pretraining and accent training (configs under conf/, one exp/<name> each)
 asr_config=              # stage 4 config(s); default: conf/demo/asr_jasper.yaml on the demo corpora, else conf/asr_jasper.yaml
+asr_finetune_config=     # stage 4, second step on LibriSpeech + data/<train_set> (the hybrid's trainable AM); default: none on the demo corpora, else conf/asr_jasper_ft.yaml
 accent_configs=          # stage 5 configs; default: the demo ladder on the demo corpora, else every paper row
 ngpu=1                   # GPUs per node of a training job; > 1: data-parallel (DDP), one process per GPU
 num_nodes=1              # nodes per training job (> 1: DDP across nodes, on Slurm; see README "Distributed training")
@@ -158,6 +159,7 @@ if [ "${aesrc_root}" = "${demo_dir}/aesrc2020" ]; then
 else
   # paper size: the Jasper AM of the hybrid system and the baseline Transformers' encoders
   : "${asr_config:=conf/asr_jasper.yaml conf/asr_transformer_l3.yaml conf/asr_transformer_l6.yaml conf/asr_transformer_l12.yaml}"
+  : "${asr_finetune_config:=conf/asr_jasper_ft.yaml}"
   : "${accent_configs:=$(ls conf/baseline/*.yaml conf/sarnet/*.yaml conf/hybrid/*.yaml | grep -v '/base\.yaml$' | tr '\n' ' ')}"
 fi
 
@@ -187,6 +189,15 @@ train_configs() {
 if [ ${stage} -le 4 ] && [ ${stop_stage} -ge 4 ]; then
   log "Stage 4: phone-CTC ASR pretraining on data/libri_train"
   train_configs 4 libri_train libri_dev ${asr_config}
+  if [ -n "${asr_finetune_config}" ]; then
+    # the hybrid paper's trainable AM: the LibriSpeech AM trained on with LibriSpeech + accented speech
+    settings="$(cat data/libri_train/feats.scp data/${train_set}/feats.scp | cksum)"
+    if ! is_done data/libri_train_${train_set}/.done "${settings}"; then
+      utils/combine_data.sh data/libri_train_${train_set} data/libri_train data/${train_set}
+      echo "${settings}" > data/libri_train_${train_set}/.done
+    fi
+    train_configs 4 libri_train_${train_set} dev ${asr_finetune_config}
+  fi
 fi
 
 if [ ${stage} -le 5 ] && [ ${stop_stage} -ge 5 ]; then
