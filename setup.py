@@ -32,5 +32,5 @@ setup(
         "onnxruntime",  # accent-id --model exported.onnx
     ],
     extras_require={"test": ["pytest>=7"]},
-    entry_points={"console_scripts": []},
+    entry_points={"console_scripts": ["accent-id=accent.cli.accent_id:main"]},
 )

@@ -138,7 +138,9 @@ class AccentModel(nn.Module):
         if self.uses_reference:
             with torch.no_grad():
                 ref, rlen = self.reference_encoder(feats, lengths)
-            if not torch.equal(rlen.to(flen.device), flen):
+            # a data-dependent check, left out of traced and exported graphs
+            exporting = torch.jit.is_tracing() or torch.compiler.is_exporting()
+            if not exporting and not torch.equal(rlen.to(flen.device), flen):
                 raise ValueError("the reference and trainable encoders give different output lengths")
             fused = self.fusion(ref, frames, flen)
         return fused, flen, frames

@@ -135,6 +135,74 @@ class PositionalEncoding(nn.Module):
         return self.dropout(x * self.xscale + pe.unsqueeze(0))
 
 
+def reverse_within_lengths(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """Each sequence of x (B, T, C) reversed within its own length (padded frames stay in place);
+    applying it twice gives x back."""
+    t = torch.arange(x.size(1), device=x.device).unsqueeze(0)
+    last = lengths.to(x.device).unsqueeze(1) - 1
+    index = torch.where(t <= last, last - t, t)
+    return x.gather(1, index.unsqueeze(-1).expand(-1, -1, x.size(2)))
+
+
+@torch.library.custom_op("accent::gru_forward", mutates_args=())
+def gru_forward(x: torch.Tensor, w_ih: torch.Tensor, w_hh: torch.Tensor, b_ih: torch.Tensor,
+                b_hh: torch.Tensor) -> torch.Tensor:
+    """One GRU layer and direction over x (B, T, C) from a zero state -> (B, T, H).
+
+    An opaque op under ``torch.export``: the stock decomposition of ``aten.gru`` unrolls time and
+    so fixes the sequence length; ``accent.export`` translates this op to ONNX's GRU instead.
+    """
+    h0 = x.new_zeros(1, x.size(0), w_hh.size(1))
+    return torch.gru(x, h0, [w_ih, w_hh, b_ih, b_hh], True, 1, 0.0, False, False, True)[0]
+
+
+@gru_forward.register_fake
+def _gru_forward_shape(x, w_ih, w_hh, b_ih, b_hh):
+    return x.new_empty(x.size(0), x.size(1), w_hh.size(1))
+
+
+def _gru_direction(gru: nn.GRU, x: torch.Tensor, layer: int, reverse: bool) -> torch.Tensor:
+    """One layer and direction of ``gru`` (batch_first) run forward over x, with that direction's weights."""
+    suffix = f"_l{layer}" + ("_reverse" if reverse else "")
+    w_ih, w_hh = getattr(gru, "weight_ih" + suffix), getattr(gru, "weight_hh" + suffix)
+    if torch.compiler.is_exporting():
+        zero = w_ih.new_zeros(w_ih.size(0))
+        b_ih, b_hh = (getattr(gru, "bias_ih" + suffix), getattr(gru, "bias_hh" + suffix)) if gru.bias else (zero, zero)
+        return gru_forward(x, w_ih, w_hh, b_ih, b_hh)
+    params = [w_ih, w_hh] + ([getattr(gru, "bias_ih" + suffix), getattr(gru, "bias_hh" + suffix)] if gru.bias else [])
+    h0 = x.new_zeros(1, x.size(0), gru.hidden_size)
+    return torch.gru(x, h0, params, gru.bias, 1, 0.0, False, False, True)[0]
+
+
+def run_gru(gru: nn.GRU, x: torch.Tensor, lengths: torch.Tensor):
+    """A batch_first ``nn.GRU`` over the valid frames of x (B, T, C) without packed sequences.
+
+    The forward direction runs over the padded batch (padding comes after the valid frames, so it
+    cannot reach them); the backward direction runs forward over each sequence reversed within its
+    length.  The valid outputs equal those of ``pack_padded_sequence``, and unlike packing this
+    traces and exports (TorchScript, ONNX) with dynamic batch and time.  Returns the outputs
+    (B, T, dirs * H), padded frames zero, and the final states (B, dirs * H): the forward
+    direction's at the last valid frame, the backward direction's at the first (as ``h_n``).
+    """
+    lengths = lengths.to(x.device).clamp_min(1)
+    inp = x
+    for layer in range(gru.num_layers):
+        outs = [_gru_direction(gru, inp, layer, False)]
+        if gru.bidirectional:
+            rev = _gru_direction(gru, reverse_within_lengths(inp, lengths), layer, True)
+            outs.append(reverse_within_lengths(rev, lengths))
+        inp = torch.cat(outs, dim=-1) if len(outs) > 1 else outs[0]
+        if layer < gru.num_layers - 1 and gru.dropout > 0:
+            inp = nn.functional.dropout(inp, gru.dropout, gru.training)
+    out = zero_padding(inp, valid_mask(lengths, inp.size(1)), 1)
+    h = gru.hidden_size
+    last = (lengths - 1).view(-1, 1, 1).expand(-1, 1, h)
+    final = [out[:, :, :h].gather(1, last).squeeze(1)]
+    if gru.bidirectional:
+        final.append(out[:, 0, h:])
+    return out, torch.cat(final, dim=-1)
+
+
 def run_transformer_layers(layers: nn.ModuleList, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
     """Apply ``nn.TransformerEncoderLayer``s (batch_first) with a key padding mask."""
     kpm = pad_mask(lengths.to(x.device), x.size(1))

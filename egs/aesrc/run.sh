@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # AESRC2020 accent recognition: data preparation, features, G2P (stages 0-3), phone-CTC ASR
-# pretraining (stage 4), accent training (stage 5) and scoring (stage 6).
+# pretraining (stage 4), accent training (stage 5), scoring (stage 6) and export (stage 7).
 #
 #   ./run.sh                                   the whole recipe on the offline demo corpora
 #   ./run.sh --aesrc-root /data/AESRC2020 --librispeech-root /data/LibriSpeech
@@ -223,6 +223,20 @@ if [ ${stage} -le 6 ] && [ ${stop_stage} -ge 6 ]; then
   done
   python -m accent.bin.collect_results --out RESULTS.md "${dirs[@]}"
   log "Stage 6: RESULTS.md; per experiment exp/<name>/results.md, decode_<set>/confusion.png, plots/*.png"
+fi
+
+if [ ${stage} -le 7 ] && [ ${stop_stage} -ge 7 ]; then
+  log "Stage 7: export for inference (TorchScript + ONNX, checked against PyTorch to 1e-4)"
+  for config in ${accent_configs}; do
+    dir=exp/$(exp_name ${config})
+    # written under a temporary name, renamed when the parity check passed: files mean finished
+    if [ ${dir}/export/model.onnx -nt ${dir}/.done ] && [ -f ${dir}/export/model.torchscript.pt ]; then
+      log "Stage 7: ${dir}/export is up to date"; continue
+    fi
+    $train_cmd ${dir}/log/export.log \
+      python -m accent.bin.export --exp-dir ${dir} --out-dir ${dir}/export --format torchscript onnx
+  done
+  log "Stage 7: try it: accent-id --model exp/<name>/export/model.onnx some.wav"
 fi
 
 log "Done."

@@ -20,10 +20,9 @@ from typing import Optional, Sequence
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from ..registry import ENCODERS
-from ..utils import MaskedBatchNorm2d, valid_mask, zero_padding
+from ..utils import MaskedBatchNorm2d, run_gru, valid_mask, zero_padding
 
 _DEPTHS = {10: [1, 1, 1, 1], 18: [2, 2, 2, 2], 34: [3, 4, 6, 3]}
 
@@ -143,7 +142,5 @@ class CRNNEncoder(nn.Module):
         b, c, t, f = x.shape
         x = x.permute(0, 2, 1, 3).reshape(b, t, c * f)  # frequency folded into channels
         x = self.dropout(self.norm(self.dense(x)))
-        packed = pack_padded_sequence(x, cur_len.cpu(), batch_first=True, enforce_sorted=False)
-        out, _ = self.gru(packed)
-        out, _ = pad_packed_sequence(out, batch_first=True, total_length=t)
+        out, _ = run_gru(self.gru, x, cur_len)
         return out, cur_len

@@ -5,10 +5,9 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from torch.nn.utils.rnn import pack_padded_sequence
 
 from ..registry import POOLINGS
-from ..utils import PositionalEncoding, masked_mean, masked_mean_std, run_transformer_layers, valid_mask
+from ..utils import PositionalEncoding, masked_mean, masked_mean_std, run_gru, run_transformer_layers, valid_mask
 
 
 @POOLINGS.register("stats", aliases=["tstp"])
@@ -78,7 +77,7 @@ class AttentiveStatsPooling(nn.Module):
 
 @POOLINGS.register("bigru")
 class BiGRUPooling(nn.Module):
-    """BiGRU over the valid frames (packed); the last hidden states of both directions -> 2H.
+    """BiGRU over the valid frames (``run_gru``); the final states of both directions -> 2H.
 
     Config: hidden_dim 256, num_layers 1, dropout 0.0 (between layers).
     """
@@ -90,9 +89,7 @@ class BiGRUPooling(nn.Module):
         self.output_dim = 2 * hidden_dim
 
     def forward(self, frames: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        packed = pack_padded_sequence(frames, lengths.cpu().clamp_min(1), batch_first=True, enforce_sorted=False)
-        _, h = self.gru(packed)  # (layers * 2, B, H), in the original batch order
-        return torch.cat([h[-2], h[-1]], dim=-1)
+        return run_gru(self.gru, frames, lengths)[1]
 
 
 class _VLAD(nn.Module):

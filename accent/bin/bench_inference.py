@@ -1,0 +1,54 @@
+"""Benchmark inference speed (real-time factor) of the encoders: PyTorch, TorchScript, ONNX Runtime.
+
+    python -m accent.bin.bench_inference [--sizes paper demo] [--encoders jasper crnn transformer]
+        [--device cpu|cuda|auto] [--seconds 4] [--batch 8] [--threads 1 0] [--json rows.json]
+
+RTF = audio seconds scored per second of compute (the inference graph: CMVN + model + softmax on
+FBank features), at batch 1 and --batch, on each --threads count (0 = all cores).  The FBank
+front end's own speed is printed first.
+"""
+
+from __future__ import annotations
+
+import os
+
+# as accent.bin.bench: idle OpenMP threads sleep instead of spinning (set before torch loads)
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+
+from accent.utils.cli import run  # noqa: E402
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--sizes", nargs="+", default=["paper", "demo"], choices=["paper", "demo"])
+    p.add_argument("--encoders", nargs="+", default=["jasper", "crnn", "transformer"],
+                   choices=["jasper", "crnn", "transformer"])
+    p.add_argument("--backends", nargs="+", default=["pytorch", "torchscript", "onnx"],
+                   choices=["pytorch", "torchscript", "onnx"])
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--seconds", type=float, default=4.0, help="seconds per synthetic utterance")
+    p.add_argument("--batch", type=int, default=8, help="the batched case (batch 1 is always run)")
+    p.add_argument("--threads", type=int, nargs="+", default=[1, 0], help="thread counts; 0 = all cores")
+    p.add_argument("--min-time", type=float, default=1.0, help="seconds of timed calls per case")
+    p.add_argument("--json", default=None, help="also write the rows as JSON here")
+    args = p.parse_args()
+
+    from accent.inference.bench import benchmark, fbank_rtf, format_table
+
+    print(f"FBank front end (kaldi-native-fbank, 1 thread): {fbank_rtf(args.seconds):.0f}x real time", flush=True)
+    rows = benchmark(args.sizes, args.encoders, args.device, args.seconds, args.batch, args.backends,
+                     args.min_time, args.threads)
+    print(f"Inference RTF (x real time) on {rows[0]['device']}, {args.seconds:g} s utterances; "
+          f"columns: threads, batch", flush=True)
+    print(format_table(rows), flush=True)
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as f:
+            json.dump(rows, f, indent=2)
+
+
+if __name__ == "__main__":
+    run(main)

@@ -1,0 +1,99 @@
+"""accent-id: the accent of spoken English in audio files.
+
+    accent-id --model exp/sarnet_circle x.wav y.flac some/dir/ data/test/wav.scp
+    accent-id --model exp/sarnet_circle/export/model.onnx --json x.wav
+
+Inputs: audio files (anything libsndfile reads, any rate and channel count: down-mixed and
+resampled, with a note), directories (their *.wav and *.flac, recursively) and Kaldi wav.scp
+files (*.scp; pipes allowed).  Prints, per input, the most likely accent and the posterior of
+every accent: an aligned table, or --json / --tsv for machines.  Inputs that cannot be scored
+(unreadable, silent, too short) get a line on stderr naming them and the problem; the others are
+still scored, and the exit status is 1 if any input was not scored.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from typing import List, Sequence
+
+PROGRESS_MIN_FILES = 10  # a progress bar (on a terminal) from this many inputs
+
+
+def parse_args(argv: Sequence[str] = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="accent-id", description=__doc__.split("\n\n")[0],
+                                epilog=__doc__.split("\n\n", 2)[2],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("inputs", nargs="+", help="audio files, directories, wav.scp files")
+    p.add_argument("--model", required=True,
+                   help="experiment dir, .pt checkpoint, exported model.torchscript.pt or model.onnx")
+    p.add_argument("--checkpoint", default=None, help="checkpoint name within an experiment dir (default: "
+                   "avg_N.pt if the config averages, else best.pt)")
+    out = p.add_mutually_exclusive_group()
+    out.add_argument("--json", action="store_true", help="one JSON document on stdout")
+    out.add_argument("--tsv", action="store_true", help="tab-separated values with a header line")
+    p.add_argument("--embedding", action="store_true", help="include the embeddings in --json")
+    p.add_argument("--batch-size", type=int, default=8, help="chunks scored together")
+    p.add_argument("--chunk-seconds", type=float, default=20.0,
+                   help="longer audio is scored in chunks of at most this length and pooled")
+    p.add_argument("--device", default="cpu", help="cpu, cuda or auto")
+    p.add_argument("--threads", type=int, default=None, help="CPU threads (default: the library's)")
+    p.add_argument("--quiet", action="store_true", help="no notes on stderr")
+    return p.parse_args(argv)
+
+
+def table(rows: List[List[str]]) -> str:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))).rstrip()
+                     for r in rows)
+
+
+def main(argv: Sequence[str] = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="accent-id: %(message)s")
+    from accent.data.audio import AudioError
+    from accent.data.kaldi_dir import DataDirError
+    from accent.inference import AccentRecognizer, expand_inputs
+
+    try:
+        inputs = expand_inputs(args.inputs)
+        recognizer = AccentRecognizer.from_pretrained(args.model, device=args.device, threads=args.threads,
+                                                      checkpoint=args.checkpoint, chunk_seconds=args.chunk_seconds)
+    except (AudioError, DataDirError, FileNotFoundError, ValueError) as e:
+        print(f"accent-id: error: {e}", file=sys.stderr)
+        return 2
+    labels = recognizer.labels
+    progress = len(inputs) >= PROGRESS_MIN_FILES and sys.stderr.isatty()
+    results, failed = [], 0
+    for pred in recognizer.predict_many(inputs, batch_size=args.batch_size, progress=progress):
+        results.append(pred)
+        if not pred.ok:
+            failed += 1
+            print(f"accent-id: {pred.status}: {pred.message}", file=sys.stderr)
+        elif pred.notes and not args.quiet:
+            print(f"accent-id: note: {pred.id}: {', '.join(pred.notes)}", file=sys.stderr)
+
+    if args.json:
+        doc = {"model": str(args.model), "labels": labels, "model_notes": recognizer.notes,
+               "results": [p.to_dict(embedding=args.embedding) for p in results]}
+        print(json.dumps(doc, indent=2))
+    elif args.tsv:
+        print("\t".join(["id", "accent", *labels, "duration", "status", "message"]))
+        for p in results:
+            probs = [f"{p.posteriors[lab]:.6f}" if p.ok else "" for lab in labels]
+            print("\t".join([p.id, p.label or "", *probs, f"{p.duration:.3f}", p.status, p.message or ""]))
+    else:
+        rows = [["input", "accent", *labels]]
+        for p in results:
+            probs = [f"{p.posteriors[lab]:.3f}" if p.ok else "-" for lab in labels]
+            rows.append([p.id, p.label or f"({p.status})", *probs])
+        print(table(rows))
+    if failed:
+        print(f"accent-id: {failed} of {len(results)} inputs not scored", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

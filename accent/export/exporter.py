@@ -1,0 +1,143 @@
+"""TorchScript and ONNX export of the inference graph, with its metadata inside the file.
+
+Both files take ``feats`` (B, T, D) raw FBank float32 and ``lengths`` (B,) int64, with dynamic B
+and T, and return ``posteriors`` (B, C) and ``embedding`` (B, E).  The metadata (labels, FBank
+options, shortest input, ...; :func:`accent.export.graph.metadata`) is JSON stored as the ONNX
+``metadata_props`` entry ``accent`` and as the TorchScript extra file ``accent.json``, so one file
+is all a user needs.  Files are written to a temporary name and renamed, so a killed export leaves
+no half-written model.
+
+ONNX uses ``torch.onnx.export(dynamo=True)`` (torch.export + onnxscript), the exporter PyTorch
+maintains; the TorchScript-based one (``dynamo=False``) is deprecated and bakes the batch size
+into attention reshapes.  GRUs export as ONNX GRU ops (``onnx_ops``).  TorchScript is traced
+(``torch.jit.trace``; deprecated since torch 2.10 but still what C++/mobile users load): the
+models' Python control flow only depends on shapes that ``min_frames`` keeps on the traced branch.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import logging
+import os
+import warnings
+from pathlib import Path
+from typing import Any, Dict, Mapping, Optional, Sequence, Tuple, Union
+
+import numpy as np
+import torch
+
+from .graph import METADATA_KEY, InferenceGraph
+from .onnx_ops import TRANSLATIONS
+
+log = logging.getLogger(__name__)
+
+FORMATS = ("torchscript", "onnx")
+FILENAMES = {"torchscript": "model.torchscript.pt", "onnx": "model.onnx"}
+INPUT_NAMES = ["feats", "lengths"]
+OUTPUT_NAMES = ["posteriors", "embedding"]
+EXTRA_FILE = f"{METADATA_KEY}.json"
+
+
+def example_inputs(meta: Mapping[str, Any], device: Union[str, torch.device] = "cpu",
+                   batch: int = 2, frames: Optional[int] = None, seed: int = 0) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Random FBank-like features with unequal lengths (so padding is exercised)."""
+    g = torch.Generator().manual_seed(seed)
+    t = frames or max(4 * int(meta["min_frames"]), 200)
+    feats = 10.0 + 3.0 * torch.randn(batch, t, int(meta["input_dim"]), generator=g)
+    lengths = torch.tensor([max(int(meta["min_frames"]), t - 37 * i) for i in range(batch)])
+    return feats.to(device), lengths.to(device)
+
+
+def _replace(tmp: Path, path: Path) -> None:
+    with open(tmp, "rb+") as f:
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def export_torchscript(graph: InferenceGraph, meta: Mapping[str, Any], path: Union[str, Path]) -> Path:
+    """Trace the graph on its device and save it with the metadata; returns the path."""
+    path = Path(path)
+    device = graph.mean.device
+    meta = {**meta, "torchscript_device": device.type}  # traced device constants (torch.arange's device)
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)  # shape-only branches, see module doc
+        warnings.simplefilter("ignore", DeprecationWarning)  # torch 2.10+ deprecates TorchScript; still asked for
+        traced = torch.jit.trace(graph, example_inputs(meta, device), check_trace=False)
+        tmp = path.with_name(path.name + ".tmp")
+        torch.jit.save(traced, str(tmp), _extra_files={EXTRA_FILE: json.dumps(meta)})
+    _replace(tmp, path)
+    return path
+
+
+def export_onnx(graph: InferenceGraph, meta: Mapping[str, Any], path: Union[str, Path]) -> Path:
+    """Export the graph (CPU copy) to a single self-contained ONNX file with the metadata."""
+    import onnx
+
+    path = Path(path)
+    graph = graph.to("cpu")
+    batch = torch.export.Dim("batch", min=1, max=1024)
+    time = torch.export.Dim("time", min=int(meta["min_frames"]), max=1_000_000)
+    tmp = path.with_name(path.name + ".tmp")
+    for name in ("onnx_ir", "onnxscript", "torch.onnx", "torch.export"):  # INFO chatter of every pass
+        logging.getLogger(name).setLevel(logging.WARNING)
+    chatter = io.StringIO()  # the exporter prints its steps; shown only if it fails
+    with torch.no_grad(), warnings.catch_warnings(), contextlib.redirect_stdout(chatter):
+        warnings.simplefilter("ignore")
+        program = torch.onnx.export(
+            graph, example_inputs(meta), dynamo=True, input_names=INPUT_NAMES, output_names=OUTPUT_NAMES,
+            dynamic_shapes=({0: batch, 1: time}, {0: batch}), external_data=False, verbose=False,
+            custom_translation_table=TRANSLATIONS,
+        )
+    proto = program.model_proto
+    entry = proto.metadata_props.add()
+    entry.key, entry.value = METADATA_KEY, json.dumps(dict(meta))
+    onnx.save_model(proto, str(tmp))
+    _replace(tmp, path)
+    return path
+
+
+def read_metadata(path: Union[str, Path]) -> Dict[str, Any]:
+    """The metadata of an exported file (either format)."""
+    path = Path(path)
+    if is_onnx(path):
+        import onnx
+
+        props = {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
+    else:
+        extra = {EXTRA_FILE: ""}
+        torch.jit.load(str(path), map_location="cpu", _extra_files=extra)
+        props = {METADATA_KEY: extra[EXTRA_FILE]}
+    if not props.get(METADATA_KEY):
+        raise ValueError(f"{path}: no accent metadata (not exported by accent.bin.export)")
+    return json.loads(props[METADATA_KEY])
+
+
+def is_onnx(path: Union[str, Path]) -> bool:
+    return Path(path).suffix.lower() == ".onnx"
+
+
+def is_torchscript(path: Union[str, Path]) -> bool:
+    """A TorchScript archive (a zip holding ``code/``) rather than a ``torch.save``d checkpoint."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as z:
+            return any("/code/" in n or n.startswith("code/") for n in z.namelist())
+    except (zipfile.BadZipFile, OSError):
+        return False
+
+
+def max_difference(graph: InferenceGraph, backend, meta: Mapping[str, Any],
+                   shapes: Sequence[Tuple[int, int]] = ((1, 0), (3, 0))) -> float:
+    """Largest |posterior| and |embedding| difference between the graph and an exported backend
+    on random features (``shapes``: (batch, frames); 0 frames = the export example's length + 57)."""
+    worst = 0.0
+    for i, (b, t) in enumerate(shapes):
+        feats, lengths = example_inputs(meta, "cpu", b, t or max(4 * int(meta["min_frames"]), 200) + 57, seed=i + 1)
+        with torch.no_grad():
+            ref = [x.cpu().numpy() for x in graph.to("cpu")(feats, lengths)]
+        out = backend(feats.numpy(), lengths.numpy())
+        worst = max(worst, *(float(np.abs(a - r).max()) for a, r in zip(out, ref)))
+    return worst

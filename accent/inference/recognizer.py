@@ -1,0 +1,203 @@
+"""``AccentRecognizer``: audio in, accent out, for people who do not run the recipe.
+
+    from accent import AccentRecognizer
+    r = AccentRecognizer.from_pretrained("exp/sarnet_circle")     # or a .pt, model.onnx, ...
+    p = r.predict("x.wav")            # p.label, p.posteriors {label: prob}, p.embedding
+
+Pipeline: audio (any rate, any channels; :mod:`accent.inference.audio`) -> Kaldi FBank with the
+options the model was trained on -> the inference graph (CMVN, model, softmax) of one of three
+backends (:mod:`accent.inference.backends`).
+
+* Long audio is cut into near-equal chunks of at most ``chunk_seconds`` (default 20 s, beyond the
+  AESRC utterances the models were trained on; memory and attention cost grow with length), each
+  scored alone; the file's posteriors are the duration-weighted mean of the chunks' posteriors
+  (and so is its embedding).  Weighting by duration counts every second of audio alike; averaging
+  probabilities rather than multiplying them keeps the result calibrated like a single chunk's,
+  since chunks of one speaker are not independent evidence.
+* Input that cannot be scored yields a :class:`Prediction` with ``status`` and ``message`` instead
+  of an exception: ``silent`` (RMS below ``silence_db``, default -60 dBFS), ``too_short`` (fewer
+  FBank frames than the model's ``min_frames``: the encoder's own need and at least 0.25 s), and
+  in ``predict_many`` also ``error`` (unreadable audio; ``predict`` raises ``AudioError`` then).
+* ``predict_many`` batches chunks of similar length across files (``batch_size`` chunks a batch).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from accent.data.audio import AudioError
+from accent.features.fbank import FbankConfig, compute_fbank
+
+from .audio import Audio, load_audio, to_model_rate
+from .backends import open_model
+
+log = logging.getLogger(__name__)
+
+Input = Union[str, Path, np.ndarray]
+
+
+@dataclass
+class Prediction:
+    """The accent of one input; ``label`` is None unless ``status`` is ``ok``."""
+
+    id: str
+    label: Optional[str] = None
+    posteriors: Dict[str, float] = field(default_factory=dict)
+    embedding: Optional[np.ndarray] = None
+    duration: float = 0.0
+    notes: List[str] = field(default_factory=list)
+    status: str = "ok"  # ok | silent | too_short | error
+    message: Optional[str] = None
+    chunks: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    def to_dict(self, embedding: bool = False) -> Dict[str, Any]:
+        out = {"id": self.id, "accent": self.label, "posteriors": self.posteriors, "duration": round(self.duration, 3),
+               "chunks": self.chunks, "notes": self.notes, "status": self.status, "message": self.message}
+        if embedding:
+            out["embedding"] = None if self.embedding is None else [float(x) for x in self.embedding]
+        return out
+
+
+@dataclass
+class _Item:
+    """A prepared input: its prediction so far and the feature chunks still to score."""
+
+    prediction: Prediction
+    chunks: List[np.ndarray] = field(default_factory=list)
+    scores: List[Tuple[np.ndarray, np.ndarray, int]] = field(default_factory=list)
+
+
+class AccentRecognizer:
+    def __init__(self, backend, chunk_seconds: float = 20.0, silence_db: float = -60.0):
+        self.backend = backend
+        self.meta = backend.meta
+        self.labels: List[str] = list(self.meta["labels"])
+        self.frontend = FbankConfig.from_dict(self.meta["frontend"])
+        self.min_frames = int(self.meta["min_frames"])
+        self.sample_rate = self.frontend.sample_rate
+        self.silence_db = float(silence_db)
+        self.chunk_frames = int(round(chunk_seconds * 1000.0 / self.frontend.frame_shift_ms))
+        if self.chunk_frames < 2 * self.min_frames:  # the chunks of a long file must each be scorable
+            raise ValueError(f"chunk_seconds {chunk_seconds} is too short for this model: at least "
+                             f"{2 * self.min_frames * self.frontend.frame_shift_ms / 1000:.2f} s")
+        self.notes = [self.meta["frontend_note"]] if self.meta.get("frontend_note") else []
+        for note in self.notes:
+            log.warning("%s: %s", self.meta.get("source"), note)
+
+    @classmethod
+    def from_pretrained(cls, path: Union[str, Path], device: str = "cpu", threads: Optional[int] = None,
+                        checkpoint: Optional[str] = None, **kwargs: Any) -> "AccentRecognizer":
+        """From an experiment dir (``avg_N.pt`` if the config averages, else ``best.pt``; or
+        ``checkpoint``), a ``.pt`` checkpoint, an exported TorchScript file or an ``.onnx`` file."""
+        return cls(open_model(path, device, threads, checkpoint), **kwargs)
+
+    @property
+    def min_seconds(self) -> float:
+        f = self.frontend
+        return ((self.min_frames - 1) * f.frame_shift_ms + f.frame_length_ms) / 1000.0
+
+    # -- preparing one input ------------------------------------------------------------------------
+    def _prepare(self, key: str, source: Input, sample_rate: Optional[int] = None) -> _Item:
+        pred = Prediction(id=key)
+        item = _Item(pred)
+        try:
+            if isinstance(source, np.ndarray):
+                if sample_rate is None:
+                    raise ValueError("predict(samples) needs the sample_rate of the samples")
+                samples, notes = to_model_rate(source, int(sample_rate), self.sample_rate)
+                audio = Audio(samples, self.sample_rate, notes)
+            else:
+                audio = load_audio(str(source), self.sample_rate)
+        except AudioError as e:
+            pred.status, pred.message = "error", str(e)
+            return item
+        pred.duration, pred.notes = audio.duration, list(audio.notes)
+        rms = float(np.sqrt(np.mean(np.square(audio.samples, dtype=np.float64)))) if len(audio.samples) else 0.0
+        level = 20.0 * math.log10(rms) if rms > 0 else -math.inf
+        if level < self.silence_db:
+            pred.status = "silent"
+            pred.message = (f"{key}: silent (RMS {level:.1f} dBFS, below {self.silence_db:g} dBFS): "
+                            "no accent to recognise")
+            return item
+        try:
+            feats = compute_fbank(audio.samples, audio.sample_rate, self.frontend)
+        except AudioError:  # shorter than one frame
+            feats = np.zeros((0, self.frontend.num_mel_bins), np.float32)
+        if len(feats) < self.min_frames:
+            pred.status = "too_short"
+            pred.message = (f"{key}: too short ({audio.duration:.2f} s, {len(feats)} feature frames); the model "
+                            f"needs at least {self.min_seconds:.2f} s ({self.min_frames} frames)")
+            return item
+        pieces = math.ceil(len(feats) / self.chunk_frames)
+        item.chunks = list(np.array_split(feats, pieces)) if pieces > 1 else [feats]
+        pred.chunks = len(item.chunks)
+        return item
+
+    # -- scoring ------------------------------------------------------------------------------------
+    def _score(self, items: Sequence[_Item], batch_size: int) -> None:
+        """Score every chunk of ``items``, in batches of chunks of similar length."""
+        chunks = [(len(c), i, j) for i, it in enumerate(items) for j, c in enumerate(it.chunks)]
+        chunks.sort(reverse=True)  # longest first: a too-big batch fails at once, not at the end
+        for start in range(0, len(chunks), batch_size):
+            group = chunks[start:start + batch_size]
+            t = group[0][0]
+            feats = np.zeros((len(group), t, self.frontend.num_mel_bins), np.float32)
+            for row, (n, i, j) in enumerate(group):
+                feats[row, :n] = items[i].chunks[j]
+            lengths = np.array([n for n, _, _ in group], dtype=np.int64)
+            post, emb = self.backend(feats, lengths)
+            for row, (n, i, j) in enumerate(group):
+                items[i].scores.append((post[row], emb[row], n))
+
+    def _finish(self, item: _Item) -> Prediction:
+        pred = item.prediction
+        if not item.scores:
+            return pred
+        weights = np.array([n for _, _, n in item.scores], dtype=np.float64)
+        weights /= weights.sum()
+        post = sum(w * p for w, (p, _, _) in zip(weights, item.scores))
+        pred.embedding = sum(w * e for w, (_, e, _) in zip(weights, item.scores)).astype(np.float32)
+        pred.posteriors = {lab: float(p) for lab, p in zip(self.labels, post)}
+        pred.label = self.labels[int(np.argmax(post))]
+        item.chunks, item.scores = [], []
+        return pred
+
+    # -- public -------------------------------------------------------------------------------------
+    def predict(self, source: Input, sample_rate: Optional[int] = None) -> Prediction:
+        """The accent of a file, a wav.scp entry, or samples (with their ``sample_rate``)."""
+        key = "<samples>" if isinstance(source, np.ndarray) else str(source)
+        item = self._prepare(key, source, sample_rate)
+        if item.prediction.status == "error":
+            raise AudioError(item.prediction.message)
+        self._score([item], 1)
+        return self._finish(item)
+
+    def predict_many(self, inputs: Union[Mapping[str, str], Iterable[Input]], batch_size: int = 8,
+                     progress: bool = False, window: int = 256) -> Iterator[Prediction]:
+        """Predictions in input order; ``inputs``: paths, or {id: path or wav.scp entry}.
+
+        Inputs are prepared ``window`` at a time (bounded memory) and their chunks scored in
+        batches of ``batch_size``; unreadable inputs give ``status == "error"``.
+        """
+        pairs = list(inputs.items()) if isinstance(inputs, Mapping) else [(str(x), x) for x in inputs]
+        from tqdm import tqdm
+
+        with tqdm(total=len(pairs), unit="file", disable=not progress, dynamic_ncols=True) as bar:
+            for start in range(0, len(pairs), window):
+                items = []
+                for key, source in pairs[start:start + window]:
+                    items.append(self._prepare(key, source))
+                    bar.update(1)
+                self._score(items, batch_size)
+                for item in items:
+                    yield self._finish(item)

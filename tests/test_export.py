@@ -1,0 +1,134 @@
+"""Stage 7: TorchScript and ONNX export of trained models, parity with PyTorch on real audio.
+
+Three tiny models are trained for real (generated audio -> FBank -> Trainer), one per encoder
+family, together covering the poolings with recurrent, attentive and transformer parts, both
+CMVN modes and the hybrid system's frozen reference encoder with concat_ca fusion.  The fixture
+is session-scoped and shared with tests/test_inference.py and tests/test_accent_id.py.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Dict
+
+import numpy as np
+import pytest
+import torch
+
+from accent.dataset import FeatureNormalizer
+from accent.export import FILENAMES, export_onnx, export_torchscript, graph_from_checkpoint, read_metadata
+from accent.features.fbank import FbankConfig, compute_fbank
+from accent.inference.backends import OnnxBackend, TorchBackend, TorchScriptBackend
+from accent.training import Trainer, load_model, resolve_config
+from test_dataset import ACCENTS, accent_signal, make_corpus
+from test_train import TINY_JASPER, tiny_accent
+
+ROOT = Path(__file__).resolve().parents[1]
+
+MODELS = {
+    "crnn": {"encoder": {"name": "crnn", "blocks": [1, 1], "channels": [4, 8], "time_strides": [2, 2],
+                         "freq_strides": [2, 2], "dense_dim": 16, "gru_hidden": 8},
+             "pooling": {"name": "bigru", "hidden_dim": 8}, "head": {"name": "cosface", "scale": 10}},
+    "transformer": {"encoder": {"name": "transformer", "d_model": 16, "num_layers": 1, "num_heads": 2, "ff_dim": 32},
+                    "pooling": {"name": "asp", "bottleneck_dim": 8}},
+    "jasper": {"encoder": dict(TINY_JASPER), "reference_encoder": "same", "fusion": "concat_ca",
+               "pooling": {"name": "transformer_aggregator", "d_model": 16, "num_layers": 1, "num_heads": 2,
+                           "ff_dim": 32}},
+}
+CMVN = {"crnn": "utterance", "transformer": "global", "jasper": "global"}
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory) -> Dict[str, Path]:
+    """encoder family -> experiment dir (best.pt) with model.torchscript.pt and model.onnx in export/."""
+    torch.set_num_threads(1)
+    root = tmp_path_factory.mktemp("export")
+    corpus = make_corpus(root)
+    exps = {}
+    # the hybrid model's reference AM: a phone-CTC ASR model (stage 4)
+    asr_cfg = {"task": "asr", "model": {"encoder": dict(TINY_JASPER)}, "data": {"max_frames": 400},
+               "train": {"epochs": 1, "log_interval_steps": 0}}
+    asr = root / "exp" / "asr"
+    Trainer(resolve_config(asr_cfg), asr, corpus["libri_train"], corpus["libri_dev"], lang_dir=corpus["lang"],
+            device="cpu").run()
+    for name, model in MODELS.items():
+        cfg = tiny_accent(train__epochs=1, data__cmvn=CMVN[name])
+        cfg["model"] = {**model, "embed_dim": 16}
+        if "reference_encoder" in model:
+            cfg.update(method="hybrid", asr_checkpoint=str(asr / "best.pt"))
+            cfg["model"]["ctc_weight"] = 0.2
+        exp = root / "exp" / name
+        Trainer(resolve_config(cfg), exp, corpus["train"], corpus["dev"], lang_dir=corpus["lang"], device="cpu").run()
+        graph, meta = graph_from_checkpoint(exp / "best.pt")
+        (exp / "export").mkdir()
+        export_torchscript(graph, meta, exp / "export" / FILENAMES["torchscript"])
+        export_onnx(graph, meta, exp / "export" / FILENAMES["onnx"])
+        exps[name] = exp
+    return exps
+
+
+def real_batch(seconds=(1.3, 0.6, 2.2)):
+    """FBank of generated accent-like audio, padded into one batch."""
+    feats = [compute_fbank(accent_signal(i % len(ACCENTS), s, seed=100 + i).astype(np.float32), 16000, FbankConfig())
+             for i, s in enumerate(seconds)]
+    lengths = np.array([len(f) for f in feats], dtype=np.int64)
+    batch = np.zeros((len(feats), lengths.max(), feats[0].shape[1]), np.float32)
+    for i, f in enumerate(feats):
+        batch[i, :len(f)] = f
+    return feats, batch, lengths
+
+
+@pytest.mark.parametrize("family", list(MODELS))
+def test_exported_models_agree_with_pytorch_on_real_audio(trained, family) -> None:
+    exp = trained[family]
+    feats, batch, lengths = real_batch()
+    torch_post, torch_emb = TorchBackend(exp / "best.pt")(batch, lengths)
+    # the inference graph is the model as trained and evaluated: its normaliser, then forward()
+    model, ckpt = load_model(exp / "best.pt")
+    norm = FeatureNormalizer.from_dict(ckpt["normalizer"])
+    assert norm.mode == CMVN[family]
+    with torch.no_grad():
+        for i, f in enumerate(feats):
+            out = model(torch.from_numpy(norm(f))[None], torch.tensor([len(f)]))
+            np.testing.assert_allclose(torch_post[i], torch.softmax(out["logits"], -1)[0].numpy(), atol=1e-5)
+            np.testing.assert_allclose(torch_emb[i], out["embedding"][0].numpy(), atol=1e-4)
+    assert np.allclose(torch_post.sum(1), 1.0, atol=1e-5)
+    for backend in (TorchScriptBackend(exp / "export" / FILENAMES["torchscript"]),
+                    OnnxBackend(exp / "export" / FILENAMES["onnx"])):
+        post, emb = backend(batch, lengths)
+        np.testing.assert_allclose(post, torch_post, atol=1e-4, err_msg=backend.kind)
+        np.testing.assert_allclose(emb, torch_emb, atol=1e-4, err_msg=backend.kind)
+        # batch and time axes are dynamic: one utterance alone, other lengths than traced
+        alone, _ = backend(feats[1][None], lengths[1:2])
+        np.testing.assert_allclose(alone[0], torch_post[1], atol=1e-4, err_msg=backend.kind)
+
+
+def test_exported_files_are_self_contained(trained) -> None:
+    exp = trained["crnn"]
+    files = sorted(p.name for p in (exp / "export").iterdir())
+    assert files == sorted(FILENAMES.values())  # no external-data sidecar, no temp files
+    for fmt, name in FILENAMES.items():
+        meta = read_metadata(exp / "export" / name)
+        assert meta["labels"] == list(ACCENTS)
+        assert FbankConfig.from_dict(meta["frontend"]) == FbankConfig() and meta["frontend_note"] is None
+        assert meta["encoder"] == "crnn" and meta["cmvn"] == "utterance" and meta["min_frames"] >= 25
+
+
+def test_export_cli_writes_checked_files(trained, tmp_path) -> None:
+    exp = trained["transformer"]
+    r = subprocess.run([sys.executable, "-m", "accent.bin.export", "--exp-dir", str(exp), "--out-dir",
+                        str(tmp_path / "out"), "--format", "torchscript"],
+                       capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=str(ROOT)), timeout=300)
+    assert r.returncode == 0, r.stderr
+    report = json.loads(r.stdout)
+    assert report["checkpoint"] == str(exp / "best.pt")
+    assert report["files"]["torchscript"]["max_difference"] <= 1e-4
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [FILENAMES["torchscript"]]
+    # a directory without a trained model is refused with a clear message
+    bad = subprocess.run([sys.executable, "-m", "accent.bin.export", "--exp-dir", str(tmp_path / "none")],
+                         capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=str(ROOT)), timeout=120)
+    assert bad.returncode != 0 and "no best.pt" in bad.stderr

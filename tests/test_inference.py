@@ -1,0 +1,125 @@
+"""AccentRecognizer: the Python API on real trained models and generated audio."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from accent.data.audio import AudioError
+from accent.export import FILENAMES
+from accent.features.fbank import FbankConfig, compute_fbank
+from accent.inference.backends import experiment_checkpoint
+from conftest import tone, write_wav
+from test_dataset import ACCENTS
+from test_export import trained  # noqa: F401  (the session fixture)
+
+
+def test_import_accent_stays_light_and_the_recognizer_is_lazy() -> None:
+    code = ("import sys, accent; assert 'torch' not in sys.modules, 'import accent loaded torch'; "
+            "from accent import AccentRecognizer; print(AccentRecognizer.__module__)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "accent.inference.recognizer"
+
+
+@pytest.mark.parametrize("model", ["exp", "onnx", "torchscript"])
+def test_predict_label_posteriors_embedding(trained, tmp_path, model) -> None:
+    from accent import AccentRecognizer
+
+    exp = trained["crnn"]
+    path = exp if model == "exp" else exp / "export" / FILENAMES[model]
+    r = AccentRecognizer.from_pretrained(path)
+    p = r.predict(write_wav(tmp_path / "x.wav", 1.2))
+    assert p.ok and p.label in ACCENTS and list(p.posteriors) == list(ACCENTS)
+    assert sum(p.posteriors.values()) == pytest.approx(1.0, abs=1e-5)
+    assert p.label == max(p.posteriors, key=p.posteriors.get)
+    assert p.embedding.shape == (16,) and p.duration == pytest.approx(1.2) and p.chunks == 1 and p.notes == []
+    # samples in memory at another rate, stereo: the same result as the resampled file, with notes
+    stereo = tone(1.2, 22050, channels=2)
+    q = r.predict(stereo, sample_rate=22050)
+    assert q.notes == ["stereo -> mono", "22050 Hz -> 16000 Hz"]
+    sf.write(tmp_path / "s.flac", stereo, 22050)
+    f = r.predict(tmp_path / "s.flac")
+    assert f.notes == q.notes
+    np.testing.assert_allclose(list(f.posteriors.values()), list(q.posteriors.values()), atol=1e-3)
+    with pytest.raises(ValueError, match="sample_rate"):
+        r.predict(stereo)
+    with pytest.raises(AudioError, match="missing.wav"):
+        r.predict(tmp_path / "missing.wav")
+
+
+def test_long_audio_is_scored_in_chunks_and_pooled_by_duration(trained, tmp_path) -> None:
+    from accent import AccentRecognizer
+
+    r = AccentRecognizer.from_pretrained(trained["transformer"], chunk_seconds=1.0)
+    wav = write_wav(tmp_path / "long.wav", 2.5, seed=3)
+    p = r.predict(wav)
+    assert p.ok and p.chunks == 3
+    # by hand: equal thirds of the features, each scored alone, averaged by frame count
+    feats = compute_fbank(sf.read(wav, dtype="float32")[0], 16000, FbankConfig())
+    parts = np.array_split(feats, 3)
+    post = [r.backend(c[None], np.array([len(c)]))[0][0] for c in parts]
+    expected = sum(len(c) * q for c, q in zip(parts, post)) / len(feats)
+    np.testing.assert_allclose(list(p.posteriors.values()), expected, atol=1e-6)
+    with pytest.raises(ValueError, match="chunk_seconds"):
+        AccentRecognizer.from_pretrained(trained["transformer"], chunk_seconds=0.3)
+
+
+def test_silent_short_and_broken_inputs_give_messages_not_exceptions(trained, tmp_path) -> None:
+    from accent import AccentRecognizer
+
+    r = AccentRecognizer.from_pretrained(trained["jasper"])
+    sf.write(tmp_path / "silent.wav", np.zeros(16000, np.float32), 16000)
+    (tmp_path / "broken.wav").write_bytes(b"RIFF\x10\x00\x00\x00WAVEjunk")
+    inputs = {"ok": str(write_wav(tmp_path / "ok.wav", 1.0)), "short": str(write_wav(tmp_path / "short.wav", 0.1)),
+              "silent": str(tmp_path / "silent.wav"), "broken": str(tmp_path / "broken.wav")}
+    preds = {p.id: p for p in r.predict_many(inputs, batch_size=2)}
+    assert list(preds) == list(inputs)
+    assert preds["ok"].ok
+    assert preds["short"].status == "too_short" and "0.10 s" in preds["short"].message
+    assert f"at least {r.min_seconds:.2f} s" in preds["short"].message
+    assert preds["silent"].status == "silent" and "silent" in preds["silent"].message
+    assert preds["broken"].status == "error" and "broken.wav" in preds["broken"].message
+    assert all(p.label is None and p.posteriors == {} for k, p in preds.items() if k != "ok")
+
+
+def test_batched_prediction_equals_one_at_a_time(trained, tmp_path) -> None:
+    from accent import AccentRecognizer
+
+    r = AccentRecognizer.from_pretrained(trained["crnn"], chunk_seconds=2.0)
+    wavs = [write_wav(tmp_path / f"{i}.wav", s, seed=i) for i, s in enumerate([0.7, 3.1, 1.4, 0.5, 2.2])]
+    batched = list(r.predict_many(wavs, batch_size=4))
+    assert [p.id for p in batched] == [str(w) for w in wavs]
+    for w, p in zip(wavs, batched):
+        one = r.predict(w)
+        np.testing.assert_allclose(list(p.posteriors.values()), list(one.posteriors.values()), atol=1e-5)
+        np.testing.assert_allclose(p.embedding, one.embedding, atol=1e-4)
+
+
+def test_experiment_dir_uses_the_average_when_the_config_asks(trained, tmp_path) -> None:
+    exp = tmp_path / "exp"
+    shutil.copytree(trained["crnn"], exp)
+    assert experiment_checkpoint(exp) == exp / "best.pt"
+    text = (exp / "config.yaml").read_text().replace("average_last: 0", "average_last: 2")
+    (exp / "config.yaml").write_text(text)
+    assert experiment_checkpoint(exp) == exp / "best.pt"  # asked for, but not written (yet)
+    shutil.copy(exp / "best.pt", exp / "avg_2.pt")
+    assert experiment_checkpoint(exp) == exp / "avg_2.pt"
+    assert experiment_checkpoint(exp, "last.pt") == exp / "last.pt"
+
+
+def test_old_checkpoint_without_frontend_uses_defaults_with_a_note(trained, tmp_path) -> None:
+    from accent import AccentRecognizer
+
+    ckpt = torch.load(trained["crnn"] / "best.pt", map_location="cpu", weights_only=True)
+    del ckpt["frontend"]
+    torch.save(ckpt, tmp_path / "old.pt")
+    r = AccentRecognizer.from_pretrained(tmp_path / "old.pt")
+    assert r.frontend == FbankConfig() and "does not record its FBank options" in r.notes[0]
+    assert r.predict(write_wav(tmp_path / "x.wav", 1.0)).ok
