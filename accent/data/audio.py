@@ -75,12 +75,9 @@ def conversion_command(path: str, sample_rate: int) -> str:
     return f"sox {shlex.quote(path)} -t wav -r {sample_rate} -c 1 -b 16 - |"
 
 
-def read_wav_scp_entry(entry: str) -> Tuple[np.ndarray, int]:
-    """Decode a wav.scp value (a path, or a command ending in ``|``) to mono float32 in [-1, 1].
-
-    Raises :class:`AudioError` naming the entry when it cannot be decoded or holds
-    several channels (data preparation turns those into explicit sox pipes).
-    """
+def decode_wav_scp_entry(entry: str) -> Tuple[np.ndarray, int]:
+    """Decode a wav.scp value (a path, or a command ending in ``|``) to (frames, channels) float32
+    in [-1, 1] and its rate; :class:`AudioError` naming the entry when it cannot be decoded."""
     entry = entry.strip()
     try:
         if entry.endswith("|"):
@@ -90,6 +87,8 @@ def read_wav_scp_entry(entry: str) -> Tuple[np.ndarray, int]:
                 raise AudioError(f"{entry}: command failed with code {proc.returncode}: {err}")
             samples, rate = sf.read(io.BytesIO(proc.stdout), dtype="float32", always_2d=True)
         else:
+            if not Path(entry).is_file():
+                raise AudioError(f"{entry}: no such file")
             with sf.SoundFile(entry) as f:
                 expected = f.frames
                 samples = f.read(dtype="float32", always_2d=True)
@@ -99,8 +98,18 @@ def read_wav_scp_entry(entry: str) -> Tuple[np.ndarray, int]:
                 raise AudioError(f"{entry}: truncated audio (decoded {samples.shape[0]} of {expected} samples)")
     except (sf.LibsndfileError, RuntimeError) as e:
         raise AudioError(f"{entry}: cannot decode audio ({e})") from None
-    if samples.shape[1] != 1:
-        raise AudioError(f"{entry}: {samples.shape[1]} channels, expected mono")
     if samples.shape[0] == 0:
         raise AudioError(f"{entry}: audio has no samples")
-    return samples[:, 0], int(rate)
+    return samples, int(rate)
+
+
+def read_wav_scp_entry(entry: str) -> Tuple[np.ndarray, int]:
+    """Decode a wav.scp value (a path, or a command ending in ``|``) to mono float32 in [-1, 1].
+
+    Raises :class:`AudioError` naming the entry when it cannot be decoded or holds
+    several channels (data preparation turns those into explicit sox pipes).
+    """
+    samples, rate = decode_wav_scp_entry(entry)
+    if samples.shape[1] != 1:
+        raise AudioError(f"{entry.strip()}: {samples.shape[1]} channels, expected mono")
+    return samples[:, 0], rate

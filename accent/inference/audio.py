@@ -9,18 +9,15 @@ model expects.  Problems raise :class:`AudioError` naming the input.
 
 from __future__ import annotations
 
-import io
 import math
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, Iterable, List, Tuple
 
 import numpy as np
-import soundfile as sf
 from scipy.signal import resample_poly
 
-from accent.data.audio import AudioError
+from accent.data.audio import AudioError, decode_wav_scp_entry
 from accent.data.kaldi_dir import read_mapping
 
 AUDIO_SUFFIXES = (".wav", ".flac")
@@ -37,30 +34,6 @@ class Audio:
     @property
     def duration(self) -> float:
         return len(self.samples) / self.sample_rate
-
-
-def _decode(entry: str) -> Tuple[np.ndarray, int]:
-    """(frames, channels) float32 and the rate of a path or a ``cmd |`` pipe."""
-    try:
-        if entry.endswith("|"):
-            proc = subprocess.run(entry[:-1], shell=True, capture_output=True, check=False)
-            if proc.returncode != 0:
-                err = proc.stderr.decode(errors="replace").strip()
-                raise AudioError(f"command failed with code {proc.returncode}: {err}")
-            samples, rate = sf.read(io.BytesIO(proc.stdout), dtype="float32", always_2d=True)
-        else:
-            if not Path(entry).is_file():
-                raise AudioError("no such file")
-            with sf.SoundFile(entry) as f:
-                expected = f.frames
-                samples, rate = f.read(dtype="float32", always_2d=True), f.samplerate
-            if samples.shape[0] < expected:  # a truncated FLAC decodes fewer samples than promised
-                raise AudioError(f"truncated audio (decoded {samples.shape[0]} of {expected} samples)")
-    except (sf.LibsndfileError, RuntimeError) as e:
-        raise AudioError(f"cannot decode audio ({e})") from None
-    if samples.shape[0] == 0:
-        raise AudioError("audio has no samples")
-    return samples, int(rate)
 
 
 def to_model_rate(samples: np.ndarray, rate: int, target_rate: int) -> Tuple[np.ndarray, List[str]]:
@@ -82,10 +55,7 @@ def to_model_rate(samples: np.ndarray, rate: int, target_rate: int) -> Tuple[np.
 def load_audio(entry: str, target_rate: int) -> Audio:
     """Decode a path or wav.scp value and bring it to mono ``target_rate``; errors name ``entry``."""
     entry = str(entry).strip()
-    try:
-        samples, rate = _decode(entry)
-    except AudioError as e:
-        raise AudioError(f"{entry}: {e}") from None
+    samples, rate = decode_wav_scp_entry(entry)
     mono, notes = to_model_rate(samples, rate, target_rate)
     return Audio(mono, target_rate, notes)
 

@@ -55,7 +55,7 @@ def _peak_memory_mb(device: torch.device) -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # ru_maxrss is in KiB on Linux
 
 
-def _model(encoder: Mapping[str, Any], input_dim: int, num_classes: int):
+def bench_model(encoder: Mapping[str, Any], input_dim: int, num_classes: int):
     from accent.models import AccentModel
 
     cfg = {"encoder": copy.deepcopy(dict(encoder)), "pooling": "stats", "head": "softmax", "embed_dim": 256,
@@ -78,7 +78,7 @@ def _bench_case(case: Mapping[str, Any]) -> Dict[str, Any]:
     if case.get("threads"):
         torch.set_num_threads(int(case["threads"]))
     num_classes, input_dim = 8, 40
-    model = _model(case["encoder"], input_dim, num_classes).to(device)
+    model = bench_model(case["encoder"], input_dim, num_classes).to(device)
     model.train()
     opt = torch.optim.Adam(model.trainable_parameters(), lr=1e-4)
     b, t = int(case["batch"]), int(round(case["seconds"] * 100))
