@@ -50,9 +50,11 @@ def init_from_asr(model: nn.Module, asr_ckpt: Mapping[str, Any], method: str,
                   units: Optional[Sequence[str]], source: str = "") -> Dict[str, Any]:
     """Initialise an accent model from a stage-4 ASR checkpoint, as the method says.
 
-    asr_init: the encoder.  mtl: the encoder, and the CTC head when the unit lists agree.
-    hybrid: as mtl, plus the frozen reference encoder.  Architecture mismatches raise naming the
-    checkpoint.  Returns a summary dict for the log.
+    asr_init: the encoder.  mtl: the encoder, and the CTC head when the unit lists agree, or its
+    rows of the shared units when ours extend the ASR's list (degraded transcripts add broad-class
+    tokens after the phones; the new rows keep their random init).  hybrid: as mtl, plus the frozen
+    reference encoder.  Architecture mismatches raise naming the checkpoint.  Returns a summary
+    dict for the log (``ctc_head``: False, True, or the number of rows copied when only some were).
     """
     from accent.models import load_encoder_from_asr
 
@@ -69,9 +71,29 @@ def init_from_asr(model: nn.Module, asr_ckpt: Mapping[str, Any], method: str,
         asr_units = asr_ckpt.get("units")
         state = asr_ckpt["model"]
         head = {k[len("ctc_head."):]: v for k, v in state.items() if k.startswith("ctc_head.")}
+        shared = len(asr_units) if asr_units is not None else 0
         if asr_units is not None and units is not None and list(asr_units) == list(units) and head:
             ctc_head.load_state_dict(head)
             done["ctc_head"] = True
+        elif (asr_units is not None and units is not None and len(units) > shared
+              and list(units[:shared]) == list(asr_units) and head):
+            _copy_head_rows(ctc_head, head, shared, source)
+            done["ctc_head"] = shared
+            log.info("%s: CTC head rows of its %d units copied; our %d extra units (%s) start random", source,
+                     shared, len(units) - shared, " ".join(units[shared:]))
         else:
             log.warning("%s: its units differ from ours; the CTC head starts from random weights", source)
     return done
+
+
+def _copy_head_rows(ctc_head: nn.Module, head: Mapping[str, torch.Tensor], rows: int, source: str) -> None:
+    """Copy the ASR head's per-unit rows (first dim of weight and bias) into our larger head."""
+    own = ctc_head.state_dict()
+    if set(own) != set(head):
+        raise ValueError(f"{source}: its CTC head has parameters {sorted(head)}, ours {sorted(own)}")
+    for name, value in head.items():
+        if value.shape[0] != rows or value.shape[1:] != own[name].shape[1:]:
+            raise ValueError(f"{source}: CTC head {name} of shape {tuple(value.shape)} does not fit "
+                             f"ours {tuple(own[name].shape)}")
+        own[name][:rows] = value
+    ctc_head.load_state_dict(own)
