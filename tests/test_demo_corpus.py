@@ -13,7 +13,8 @@ import pytest
 import soundfile as sf
 
 from accent.bin.make_demo_corpus import main as cli_main
-from accent.demo.accents import ACCENTS, AESRC_ACCENTS, EXTRA_TEST_ACCENTS
+from accent.data.aesrc import AESRC_ACCENTS
+from accent.demo.accents import ACCENTS, EXTRA_TEST_ACCENTS
 from accent.demo.aesrc import DEV_LIST, TEST_DIR, TEST_LABELS, plan_aesrc
 from accent.demo.corpus import DemoConfig, make_demo_aesrc, make_demo_librispeech
 from accent.demo.espeak import Voice, parse_phonemes

@@ -20,12 +20,12 @@ nspk=$(wc -l < "$data/spk2utt")
 [ "$nspk" -lt "$nj" ] && nj=$nspk
 utils/split_data.sh "$data" "$nj"
 mkdir -p "$logdir" "$fbankdir" "$data/conf"
-# as Kaldi's make_mfcc.sh: the data dir records how its features were made (training copies it
-# into the checkpoint, so inference computes the same features from audio)
-python -m accent.bin.compute_fbank --write-config "$data/conf/fbank.yaml" ${fbank_config:+--config "$fbank_config"}
-
 config_opt=()
 [ -n "$fbank_config" ] && config_opt=(--config "$fbank_config")
+# as Kaldi's make_mfcc.sh: the data dir records how its features were made (training copies it
+# into the checkpoint, so inference computes the same features from audio)
+python -m accent.bin.compute_fbank --write-config "$data/conf/fbank.yaml" "${config_opt[@]}"
+
 # each job skips itself when its scp is complete, so a rerun after a crash redoes only the rest
 $cmd JOB=1:$nj "$logdir/make_fbank_${name}.JOB.log" \
   python -m accent.bin.compute_fbank "${config_opt[@]}" "$data/split$nj/JOB" "$fbankdir/raw_fbank_${name}.JOB"

@@ -215,9 +215,10 @@ def write_set(out_dir: Path, utts: List[Utterance], labels: List[str], sample_ra
     converted: Dict[str, str] = {}
     for u in utts:
         assert u.info is not None
-        if format_problem(u.info, sample_rate):
+        why = format_problem(u.info, sample_rate)
+        if why:
             wav_scp[u.utt_id] = conversion_command(str(u.wav), sample_rate)
-            converted[u.utt_id] = format_problem(u.info, sample_rate) or ""
+            converted[u.utt_id] = why
         else:
             wav_scp[u.utt_id] = str(u.wav)
     files = {

@@ -65,10 +65,14 @@ def read_list(path: os.PathLike) -> List[str]:
 
 def write_text_atomic(path: os.PathLike, content: str) -> None:
     """Write a file so that a reader never sees it half-written (temp file + rename)."""
+    write_bytes_atomic(path, content.encode("utf-8"))
+
+
+def write_bytes_atomic(path: os.PathLike, data: bytes) -> None:
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(content)
+    with open(tmp, "wb") as f:
+        f.write(data)
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)

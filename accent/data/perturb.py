@@ -65,9 +65,8 @@ def speed_perturb_data_dir(src: os.PathLike, dst: os.PathLike, factors: Sequence
     tmp = dst.with_name(dst.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     write_data_dir(tmp, out)
-    for name in ("accents",):
-        if (src / name).is_file():
-            shutil.copyfile(src / name, tmp / name)
+    if (src / "accents").is_file():
+        shutil.copyfile(src / "accents", tmp / "accents")
     n = validate_data_dir(tmp, require=("wav.scp", "utt2spk", "spk2utt"))
     shutil.rmtree(dst, ignore_errors=True)
     os.replace(tmp, dst)

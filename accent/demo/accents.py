@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping, Optional
 
+from accent.demo.phonology import ENGLISH_CONSONANTS
 from accent.demo.transfer import Epenthesis, Prothesis, Sub, Tones, TransferTable, Where
 
 
@@ -29,6 +30,10 @@ def _set(*symbols: str) -> frozenset[str]:
 
 
 VOICED_OBSTRUENTS_DEVOICED = {"b": "p", "d": "t", "g": "k", "v": "f", "z": "s", "Z": "S"}
+
+#: ``nearest`` for the English consonants when no transfer rule fires: the base1 symbol itself
+#: (inherited by every L1 voice), and the American flap as a plain t.
+KEPT_CONSONANTS: Mapping[str, str] = {**{c: c for c in ENGLISH_CONSONANTS - {"FLAP"}}, "FLAP": "t"}
 
 # ----------------------------------------------------------------------------------------------
 # Russian L1 (voice "ru").  Vowels: a e i o u y E V A 8 I (ru has no tense/lax contrast, no
@@ -42,10 +47,7 @@ RU = TransferTable(
         "GOOSE": "u", "CURE": "u V", "NURSE": "8", "LETTER": "V", "COMMA": "V", "BOTTLE": "V l",
         "FACE": "e j", "GOAT": "o u", "PRICE": "a j", "FIRE": "a j V", "MOUTH": "a u",
         "HOUR": "a u V", "CHOICE": "o j", "SQUARE": "E", "NEAR": "i V",
-        "p": "p", "b": "b", "t": "t", "d": "d", "k": "k", "g": "g", "f": "f", "v": "v",
-        "T": "T", "D": "D", "s": "s", "z": "z", "S": "S", "Z": "Z", "h": "h", "tS": "tS;",
-        "dZ": "dZ", "m": "m", "n": "n", "N": "N", "l": "l", "r": "r", "w": "w", "j": "j",
-        "FLAP": "t",
+        **KEPT_CONSONANTS, "tS": "tS;",
     },
     rules=(
         # Interdental fricatives do not exist in Russian: stopping or sibilant substitution.
@@ -84,10 +86,7 @@ CHN = TransferTable(
         "GOOSE": "u", "CURE": "u @", "NURSE": "@r", "LETTER": "@", "COMMA": "@", "BOTTLE": "@ l",
         "FACE": "ei", "GOAT": "ou", "PRICE": "ai", "FIRE": "ai @", "MOUTH": "Au", "HOUR": "Au @",
         "CHOICE": "o i", "SQUARE": "E", "NEAR": "i @",
-        "p": "ph", "b": "b", "t": "th", "d": "d", "k": "kh", "g": "g", "f": "f", "v": "v",
-        "T": "T", "D": "D", "s": "s", "z": "z", "S": "S", "Z": "Z", "h": "X", "tS": "tS",
-        "dZ": "dZ", "m": "m", "n": "n", "N": "N", "l": "l", "r": "r", "w": "w", "j": "j",
-        "FLAP": "t",
+        **KEPT_CONSONANTS, "p": "ph", "t": "th", "k": "kh", "h": "X",
     },
     rules=(
         # No voiced stops: English b d g heard as unaspirated p t k.
@@ -122,10 +121,7 @@ IND = TransferTable(
         "GOOSE": "u:", "CURE": "u: @", "NURSE": "@", "LETTER": "@", "COMMA": "@", "BOTTLE": "@ l",
         "FACE": "e:", "GOAT": "o:", "PRICE": "aI", "FIRE": "aI @", "MOUTH": "aU", "HOUR": "aU @",
         "CHOICE": "O I", "SQUARE": "E:", "NEAR": "i: @",
-        "p": "p", "b": "b", "t": "t", "d": "d", "k": "k", "g": "g", "f": "f", "v": "v",
-        "T": "T", "D": "D", "s": "s", "z": "z", "S": "S", "Z": "Z", "h": "h", "tS": "tS",
-        "dZ": "dZ", "m": "m", "n": "n", "N": "N", "l": "l", "r": "r", "w": "w", "j": "j",
-        "FLAP": "t",
+        **KEPT_CONSONANTS,
     },
     rules=(
         # English alveolar stops are heard as retroflex, the best-known Indian English feature.
@@ -158,10 +154,7 @@ JPN = TransferTable(
         "GOOSE": "u:", "CURE": "u a:", "NURSE": "a:", "LETTER": "@", "COMMA": "@", "BOTTLE": "@ l",
         "FACE": "e:", "GOAT": "o:", "PRICE": "a i", "FIRE": "a i a:", "MOUTH": "a u",
         "HOUR": "a w a:", "CHOICE": "o i", "SQUARE": "e a:", "NEAR": "i a:",
-        "p": "p", "b": "b", "t": "t", "d": "d", "k": "k", "g": "g", "f": "f", "v": "v",
-        "T": "T", "D": "D", "s": "s", "z": "z", "S": "S", "Z": "Z", "h": "h", "tS": "tS",
-        "dZ": "dZ", "m": "m", "n": "n", "N": "N", "l": "l", "r": "r", "w": "w", "j": "j",
-        "FLAP": "t",
+        **KEPT_CONSONANTS,
     },
     rules=(
         # One liquid for r and l.
@@ -201,10 +194,7 @@ KR = TransferTable(
         "GOOSE": "u", "CURE": "u @", "NURSE": "@", "LETTER": "@", "COMMA": "@", "BOTTLE": "u- l",
         "FACE": "e i", "GOAT": "o u", "PRICE": "a i", "FIRE": "a i @", "MOUTH": "a u",
         "HOUR": "a u @", "CHOICE": "o i", "SQUARE": "E @", "NEAR": "i @",
-        "p": "p", "b": "b", "t": "t", "d": "d", "k": "k", "g": "g", "f": "f", "v": "v",
-        "T": "T", "D": "D", "s": "s", "z": "z", "S": "S", "Z": "Z", "h": "h", "tS": "tS",
-        "dZ": "dZ", "m": "m", "n": "n", "N": "N", "l": "l", "r": "r", "w": "w", "j": "j",
-        "FLAP": "t",
+        **KEPT_CONSONANTS,
     },
     rules=(
         Sub("f", "ph", why="coffee -> keopi"), Sub("v", "b", why="very -> beri"),
@@ -268,9 +258,6 @@ ACCENTS: Mapping[str, Accent] = {
                  None, (130, 180), (0, 1, 2)),
     "RU": Accent("RU", "Russian Speaking English Speech Data", ("ru",), RU, (115, 165), (0, 1, 2, 3)),
 }
-
-#: The eight AESRC2020 training accents, in the order of the release.
-AESRC_ACCENTS: tuple[str, ...] = ("US", "UK", "CHN", "IND", "JPN", "KR", "PT", "RU")
 
 #: Accents that occur only in the released test labels; the data preparation drops them.
 EXTRA_TEST_ACCENTS: Mapping[str, Accent] = {

@@ -19,17 +19,17 @@ labels of accents outside the eight.
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from accent.demo.accents import ACCENTS, AESRC_ACCENTS, EXTRA_TEST_ACCENTS, get_accent
+from accent.data.aesrc import AESRC_ACCENTS
+from accent.demo.accents import ACCENTS, EXTRA_TEST_ACCENTS, get_accent
 from accent.demo.config import DemoConfig
 from accent.demo.render import UttJob, render_all
 from accent.demo.seeding import derive_seed, py_rng
 from accent.demo.sentences import SentenceGenerator
 from accent.demo.speakers import draw_speaker
-from accent.demo.staging import commit, is_complete, temp_dir_for
+from accent.demo.staging import build_once
 
 logger = logging.getLogger(__name__)
 
@@ -139,28 +139,21 @@ def _write_text_files(plan: AesrcPlan, root: Path) -> None:
             f.write(f"{utt} {acc}\n")
 
 
+def _fill_aesrc(cfg: DemoConfig, tmp: Path) -> str:
+    plan = plan_aesrc(cfg, tmp)
+    logger.info("generating demo AESRC2020: %d accents x %d speakers x %d utterances + %d test utterances",
+                len(AESRC_ACCENTS), cfg.speakers_per_accent, cfg.utts_per_speaker, len(plan.test_labels))
+    for job in plan.jobs:
+        job.path.parent.mkdir(parents=True, exist_ok=True)
+    _write_text_files(plan, tmp)
+    hours = sum(render_all(plan.jobs, cfg.num_jobs, "aesrc2020")) / 3600
+    return f"{len(plan.jobs)} files, {hours:.2f} h"
+
+
 def make_demo_aesrc(out_dir: Path | str, cfg: DemoConfig) -> Path:
     """Generate the demo AESRC2020 corpus under ``<out_dir>/aesrc2020`` and return that path.
 
     A no-op when a complete corpus with the same settings is already there.
     """
     cfg.validate()
-    root = Path(out_dir) / ROOT_NAME
-    settings = cfg.aesrc_stamp()
-    if is_complete(root, settings):
-        logger.info("%s is complete; nothing to do", root)
-        return root
-    start = time.monotonic()
-    tmp = temp_dir_for(root)
-    plan = plan_aesrc(cfg, tmp)
-    n_test = len(plan.test_labels)
-    logger.info("generating demo AESRC2020 in %s: %d accents x %d speakers x %d utterances + %d test utterances",
-                root, len(AESRC_ACCENTS), cfg.speakers_per_accent, cfg.utts_per_speaker, n_test)
-    for job in plan.jobs:
-        job.path.parent.mkdir(parents=True, exist_ok=True)
-    _write_text_files(plan, tmp)
-    hours = sum(render_all(plan.jobs, cfg.num_jobs, "aesrc2020")) / 3600
-    commit(tmp, root, settings)
-    logger.info("demo AESRC2020 ready: %s (%d files, %.2f h) in %.1f s", root, len(plan.jobs), hours,
-                time.monotonic() - start)
-    return root
+    return build_once(Path(out_dir) / ROOT_NAME, cfg.aesrc_stamp(), lambda tmp: _fill_aesrc(cfg, tmp))

@@ -15,7 +15,6 @@ conditions (audiobooks).
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,7 +24,7 @@ from accent.demo.render import UttJob, render_all
 from accent.demo.seeding import derive_seed, py_rng
 from accent.demo.sentences import FIRST_NAMES, SURNAMES, SentenceGenerator, to_librispeech_transcript
 from accent.demo.speakers import FEMALE_VARIANTS, SpeakerProfile, draw_speaker
-from accent.demo.staging import commit, is_complete, temp_dir_for
+from accent.demo.staging import build_once
 
 logger = logging.getLogger(__name__)
 
@@ -88,30 +87,23 @@ def _write_speakers_txt(plan: LibriPlan, durations: list[float], root: Path, see
     (root / "SPEAKERS.TXT").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
+def _fill_librispeech(cfg: DemoConfig, tmp: Path) -> str:
+    plan = plan_librispeech(cfg, tmp)
+    logger.info("generating demo LibriSpeech: %s %d speakers x %d, %s %d speakers x %d utterances",
+                TRAIN_PART, cfg.libri_train_speakers, cfg.libri_train_utts, DEV_PART,
+                cfg.libri_dev_speakers, cfg.libri_dev_utts)
+    for rel, lines in plan.transcripts.items():
+        (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp / rel).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    durations = render_all(plan.jobs, cfg.num_jobs, "LibriSpeech")
+    _write_speakers_txt(plan, durations, tmp, cfg.seed)
+    return f"{len(plan.jobs)} files, {sum(durations) / 3600:.2f} h"
+
+
 def make_demo_librispeech(out_dir: Path | str, cfg: DemoConfig) -> Path:
     """Generate the demo LibriSpeech under ``<out_dir>/LibriSpeech`` and return that path.
 
     A no-op when a complete corpus with the same settings is already there.
     """
     cfg.validate()
-    root = Path(out_dir) / ROOT_NAME
-    settings = cfg.librispeech_stamp()
-    if is_complete(root, settings):
-        logger.info("%s is complete; nothing to do", root)
-        return root
-    start = time.monotonic()
-    tmp = temp_dir_for(root)
-    plan = plan_librispeech(cfg, tmp)
-    logger.info("generating demo LibriSpeech in %s: %s %d speakers x %d, %s %d speakers x %d utterances",
-                root, TRAIN_PART, cfg.libri_train_speakers, cfg.libri_train_utts, DEV_PART,
-                cfg.libri_dev_speakers, cfg.libri_dev_utts)
-    for rel, lines in plan.transcripts.items():
-        (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
-        (tmp / rel).write_text("\n".join(lines) + "\n", encoding="utf-8")
-    durations = render_all(plan.jobs, cfg.num_jobs, "LibriSpeech")
-    hours = sum(durations) / 3600
-    _write_speakers_txt(plan, durations, tmp, cfg.seed)
-    commit(tmp, root, settings)
-    logger.info("demo LibriSpeech ready: %s (%d files, %.2f h) in %.1f s", root, len(plan.jobs), hours,
-                time.monotonic() - start)
-    return root
+    return build_once(Path(out_dir) / ROOT_NAME, cfg.librispeech_stamp(), lambda tmp: _fill_librispeech(cfg, tmp))

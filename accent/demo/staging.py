@@ -13,8 +13,9 @@ import json
 import logging
 import os
 import shutil
+import time
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 logger = logging.getLogger(__name__)
 
@@ -71,3 +72,19 @@ def commit(tmp: Path, root: Path, settings: dict[str, Any]) -> None:
         shutil.rmtree(old)
     else:
         os.replace(tmp, root)
+
+
+def build_once(root: Path, settings: dict[str, Any], fill: Callable[[Path], str]) -> Path:
+    """Make ``root`` unless a complete corpus with ``settings`` is there; returns ``root``.
+
+    ``fill`` writes the corpus into the temp dir it is given and returns a summary for the log.
+    """
+    if is_complete(root, settings):
+        logger.info("%s is complete; nothing to do", root)
+        return root
+    start = time.monotonic()
+    tmp = temp_dir_for(root)
+    summary = fill(tmp)
+    commit(tmp, root, settings)
+    logger.info("%s ready: %s in %.1f s", root, summary, time.monotonic() - start)
+    return root

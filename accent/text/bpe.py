@@ -26,7 +26,7 @@ from typing import List, Sequence, Union
 import sentencepiece as spm
 
 from accent.data.kaldi_dir import DataDirError, read_mapping
-from accent.text.units import BLANK, SOS_EOS, UNK, write_text_if_changed, write_units
+from accent.text.units import BLANK, SOS_EOS, UNK, write_bytes_if_changed, write_text_if_changed, write_units
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +73,7 @@ def train_bpe(sentences: Sequence[str], lang_dir: os.PathLike, vocab_size: int =
     write_text_if_changed(lang_dir / "bpe.vocab", "".join(f"{p}\t{sp.get_score(i):g}\n" for i, p in enumerate(pieces)))
     write_units(lang_dir / "units.txt", bpe_units(sp))
     model_path = lang_dir / "bpe.model"
-    _write_bytes_if_changed(model_path, model_bytes)
+    write_bytes_if_changed(model_path, model_bytes)
     log.info("%s: %d pieces trained on %d sentences", model_path, len(pieces), len(sentences))
     return model_path
 
@@ -113,17 +113,6 @@ def _train(sentences: Sequence[str], vocab_size: int) -> bytes:
             ) from None
         raise BpeError(f"sentencepiece could not train a BPE model of size {vocab_size}: {msg}") from None
     return buf.getvalue()
-
-
-def _write_bytes_if_changed(path: Path, data: bytes) -> None:
-    if path.is_file() and path.read_bytes() == data:
-        return
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def bpe_units(model: Model) -> List[str]:

@@ -20,7 +20,7 @@ import os
 from pathlib import Path
 from typing import Dict, List, Sequence
 
-from accent.data.kaldi_dir import DataDirError, write_text_atomic
+from accent.data.kaldi_dir import DataDirError, write_bytes_atomic
 
 BLANK = "<blank>"
 UNK = "<unk>"
@@ -73,12 +73,12 @@ def write_text_if_changed(path: os.PathLike, content: str) -> bool:
     Used by the lang-dir preparation so that rerunning a stage is a true no-op
     (same bytes, same timestamps). Returns whether the file was written.
     """
+    return write_bytes_if_changed(path, content.encode("utf-8"))
+
+
+def write_bytes_if_changed(path: os.PathLike, data: bytes) -> bool:
     path = Path(path)
-    try:
-        with open(path, encoding="utf-8") as f:
-            if f.read() == content:
-                return False
-    except (FileNotFoundError, UnicodeDecodeError):
-        pass
-    write_text_atomic(path, content)
+    if path.is_file() and path.read_bytes() == data:
+        return False
+    write_bytes_atomic(path, data)
     return True
