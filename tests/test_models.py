@@ -17,6 +17,7 @@ from accent.models import (
     Registry, ctc_loss, edit_distance, greedy_decode, load_encoder_from_asr, phone_error_rate,
 )
 from accent.models.ctc import CTCHead, error_counts
+from accent.models.utils import run_gru
 
 D = 40
 TINY_ENCODERS = {
@@ -149,6 +150,19 @@ def test_masked_batchnorm_training_statistics(cls, shape):
     torch.testing.assert_close(bn.running_mean, ref.running_mean)
     torch.testing.assert_close(bn.running_var, ref.running_var)
     assert bn.num_batches_tracked.item() == 1
+
+
+def test_run_gru_equals_packed_sequences():
+    """run_gru (no packing, so it exports) gives nn.GRU's packed-sequence outputs and final states."""
+    gru = torch.nn.GRU(6, 5, num_layers=2, batch_first=True, bidirectional=True).eval()
+    x, lengths = padded_batch(LENGTHS, dim=6)
+    with torch.no_grad():
+        out, final = run_gru(gru, x, lengths)
+        packed = torch.nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+        ref_packed, h_n = gru(packed)
+    ref, _ = torch.nn.utils.rnn.pad_packed_sequence(ref_packed, batch_first=True)
+    torch.testing.assert_close(out, ref, atol=1e-5, rtol=1e-5)  # padded frames zero in both
+    torch.testing.assert_close(final, torch.cat([h_n[-2], h_n[-1]], dim=-1), atol=1e-5, rtol=1e-5)
 
 
 # --------------------------------------------------------------------------------- poolings

@@ -98,6 +98,13 @@ def export_onnx(graph: InferenceGraph, meta: Mapping[str, Any], path: Union[str,
     return path
 
 
+def parse_metadata(path: Union[str, Path], text: Optional[str]) -> Dict[str, Any]:
+    """The metadata JSON ``text`` found in the exported file ``path`` (a clear error when absent)."""
+    if not text:
+        raise ValueError(f"{path}: no accent metadata (not exported by accent.bin.export)")
+    return json.loads(text)
+
+
 def read_metadata(path: Union[str, Path]) -> Dict[str, Any]:
     """The metadata of an exported file (either format)."""
     path = Path(path)
@@ -105,13 +112,10 @@ def read_metadata(path: Union[str, Path]) -> Dict[str, Any]:
         import onnx
 
         props = {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
-    else:
-        extra = {EXTRA_FILE: ""}
-        torch.jit.load(str(path), map_location="cpu", _extra_files=extra)
-        props = {METADATA_KEY: extra[EXTRA_FILE]}
-    if not props.get(METADATA_KEY):
-        raise ValueError(f"{path}: no accent metadata (not exported by accent.bin.export)")
-    return json.loads(props[METADATA_KEY])
+        return parse_metadata(path, props.get(METADATA_KEY))
+    extra = {EXTRA_FILE: ""}
+    torch.jit.load(str(path), map_location="cpu", _extra_files=extra)
+    return parse_metadata(path, extra[EXTRA_FILE])
 
 
 def is_onnx(path: Union[str, Path]) -> bool:

@@ -20,8 +20,8 @@ import numpy as np
 import torch
 import yaml
 
-from accent.export.exporter import EXTRA_FILE, is_onnx, is_torchscript, read_metadata
-from accent.export.graph import graph_from_checkpoint
+from accent.export.exporter import EXTRA_FILE, is_onnx, is_torchscript, parse_metadata
+from accent.export.graph import METADATA_KEY, graph_from_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ class TorchScriptBackend:
         extra = {EXTRA_FILE: ""}
         device = resolve_device(device)
         self.module = torch.jit.load(str(path), map_location="cpu", _extra_files=extra)
-        self.meta = read_metadata(path)
+        self.meta = parse_metadata(path, extra[EXTRA_FILE])
         traced_on = self.meta.get("torchscript_device", "cpu")
         if device.type != traced_on:
             # a trace keeps the device of the tensors it created (e.g. torch.arange) as constants
@@ -93,7 +93,8 @@ class OnnxBackend:
             else:
                 log.warning("onnxruntime has no CUDA provider here (install onnxruntime-gpu): running on CPU")
         self.session = ort.InferenceSession(str(path), opts, providers=providers)
-        self.meta = read_metadata(path)
+        # the metadata_props ONNX Runtime has already read: no second load of the file
+        self.meta = parse_metadata(path, self.session.get_modelmeta().custom_metadata_map.get(METADATA_KEY))
         self.device = torch.device("cuda" if self.session.get_providers()[0].startswith("CUDA") else "cpu")
 
     def __call__(self, feats: np.ndarray, lengths: np.ndarray) -> Outputs:

@@ -20,26 +20,8 @@ from .pooling import (
 from .utils import MaskedBatchNorm1d, MaskedBatchNorm2d, pad_mask, valid_mask
 
 
-def build_encoder(config, input_dim: int):
-    """``ENCODERS.build_from_config(config, input_dim)``."""
-    return ENCODERS.build_from_config(config, input_dim)
-
-
-def build_pooling(config, input_dim: int):
-    return POOLINGS.build_from_config(config, input_dim)
-
-
-def build_head(config, embed_dim: int, num_classes: int):
-    return HEADS.build_from_config(config, embed_dim, num_classes)
-
-
-def build_fusion(config, ref_dim: int, dim: int):
-    return FUSIONS.build_from_config(config, ref_dim, dim)
-
-
 __all__ = [
     "Registry", "ENCODERS", "POOLINGS", "FUSIONS", "HEADS",
-    "build_encoder", "build_pooling", "build_head", "build_fusion",
     "AccentModel", "AsrModel", "load_encoder_from_asr", "encoder_state_from_asr",
     "CTCHead", "ctc_loss", "greedy_decode", "edit_distance", "error_counts", "phone_error_rate",
     "JasperEncoder", "CRNNEncoder", "TransformerEncoder",

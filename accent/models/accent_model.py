@@ -115,12 +115,6 @@ class AccentModel(nn.Module):
             if p.requires_grad and id(p) not in ref:
                 yield p
 
-    def named_trainable_parameters(self) -> Iterator:
-        ref = self._reference_ids()
-        for n, p in self.named_parameters():
-            if p.requires_grad and id(p) not in ref:
-                yield n, p
-
     @property
     def uses_reference(self) -> bool:
         return self.reference_encoder is not None and not isinstance(self.fusion, NoFusion)

@@ -34,7 +34,6 @@ class Registry:
             self._classes[name.lower()] = cls
             for alias in aliases or []:
                 self._aliases[alias.lower()] = name.lower()
-            cls.registry_name = name.lower()
             return cls
 
         return deco
@@ -43,12 +42,6 @@ class Registry:
     def names(self) -> List[str]:
         """Canonical names, sorted."""
         return sorted(self._classes)
-
-    def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and (name.lower() in self._classes or name.lower() in self._aliases)
-
-    def __len__(self) -> int:
-        return len(self._classes)
 
     def get(self, name: str) -> type:
         if not isinstance(name, str):

@@ -26,11 +26,6 @@ def pad_mask(lengths: torch.Tensor, max_len: Optional[int] = None) -> torch.Tens
     return ~valid_mask(lengths, max_len)
 
 
-def conv_out_lengths(lengths: torch.Tensor, kernel: int, stride: int = 1, padding: int = 0, dilation: int = 1) -> torch.Tensor:
-    """Output lengths of a convolution, as PyTorch computes the output size."""
-    return torch.div(lengths + 2 * padding - dilation * (kernel - 1) - 1, stride, rounding_mode="floor") + 1
-
-
 def masked_mean(x: torch.Tensor, mask: torch.Tensor, dim: int = 1) -> torch.Tensor:
     """Mean of ``x`` (B, T, C) over valid frames; ``mask`` (B, T) True on valid frames.
     Accumulated in float32 (half-precision inputs too), returned in x's dtype."""

@@ -10,7 +10,7 @@ bins), and only the first two stages halve time, so T' = ceil(ceil(T/2)/2) (x4 s
 per output frame — as the Transformer baseline, fine enough for the phone CTC branch).  Unlike the
 original SAR-Net, which flattened time x frequency, time stays the sequence axis so padding can be
 masked: the padded frames of every convolution's input are zeroed, batch norm statistics use
-valid frames only, and the BiGRU runs on packed sequences.  Padded output frames are zero.
+valid frames only, and the BiGRU reads valid frames only (``run_gru``).  Padded output frames are zero.
 """
 
 from __future__ import annotations
