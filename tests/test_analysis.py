@@ -242,13 +242,14 @@ def test_channel_attention_ratio_and_plot(trained, tmp_path) -> None:
     assert w.shape == (6, 32) and att["ref_dim"] == 16 and att["dim"] == 16
     assert ((w > 0) & (w < 1)).all()
     # batched (padded) weights equal the model's own ratio on each utterance alone
-    from accent.analysis.batches import model_batches
+    from accent.evaluation.decode import model_batches
 
     model, meta = load_model(ckpt)
     alone = {}
-    for utts, feats, lengths in model_batches(model, meta, dev, max_frames=1):
-        model.embed(feats, lengths)
-        alone[utts[0]] = float(model.fusion.reference_ratio()[0])
+    for batch in model_batches(meta, dev, "cpu", max_frames=1):
+        assert len(batch["utts"]) == 1
+        model.embed(batch["feats"], batch["lengths"])
+        alone[batch["utts"][0]] = float(model.fusion.reference_ratio()[0])
     batched = dict(zip(att["utts"], w[:, :16].sum(1) / w[:, 16:].sum(1)))
     assert batched.keys() == alone.keys()
     for utt in alone:

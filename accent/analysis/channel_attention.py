@@ -10,21 +10,20 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Dict, Mapping, Union
+from typing import Any, Dict, Mapping, Optional, Union
 
 import numpy as np
 import torch
 
+from accent.evaluation.decode import model_batches
 from accent.evaluation.plots import plt, save_figure
 from accent.models.fusion import ConcatChannelAttentionFusion
 from accent.training.model_io import load_model
 
-from .batches import model_batches
-
 
 @torch.no_grad()
 def attention_weights(checkpoint: Union[str, os.PathLike], data_dir: Union[str, os.PathLike],
-                      device: str = "cpu", max_frames: int = 20000) -> Dict[str, Any]:
+                      device: str = "cpu", max_frames: Optional[int] = None) -> Dict[str, Any]:
     """{"weights": (N, ref_dim + dim) array, "utts": [...], "ref_dim": int, "dim": int}."""
     model, ckpt = load_model(checkpoint, device)
     fusion = getattr(model, "fusion", None)
@@ -32,10 +31,10 @@ def attention_weights(checkpoint: Union[str, os.PathLike], data_dir: Union[str, 
         raise ValueError(f"{checkpoint}: its fusion is {type(fusion).__name__ if fusion is not None else 'none'}, "
                          "the analysis needs a concat_ca hybrid")
     utts, weights = [], []
-    for batch_utts, feats, lengths in model_batches(model, ckpt, data_dir, device, max_frames):
-        model.embed(feats, lengths)
+    for batch in model_batches(ckpt, data_dir, device, max_frames=max_frames):
+        model.embed(batch["feats"], batch["lengths"])
         weights.append(model.channel_attention.float().cpu().numpy())
-        utts += batch_utts
+        utts += batch["utts"]
     return {"weights": np.concatenate(weights), "utts": utts, "ref_dim": fusion.ref_dim, "dim": fusion.dim}
 
 

@@ -23,7 +23,7 @@ import json
 import os
 import shutil
 import zlib
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Dict, List, Mapping, Sequence, Union
 
@@ -116,9 +116,6 @@ class DegradeSummary:
     phones: int
     changed: int  # phones that differ from the original
 
-    def to_dict(self) -> Dict[str, int]:
-        return {"utts": self.utts, "phones": self.phones, "changed": self.changed}
-
 
 def write_degraded_data_dir(src: Union[str, os.PathLike], dst: Union[str, os.PathLike], variant: Variant,
                             classes: Mapping[str, str], seed: int = 0) -> DegradeSummary:
@@ -132,8 +129,8 @@ def write_degraded_data_dir(src: Union[str, os.PathLike], dst: Union[str, os.Pat
     text_phn = src / "text.phn"
     if not text_phn.is_file():
         raise DataDirError(f"{text_phn}: missing (stage 3 writes the phone transcripts)")
-    unknown = {p for line in read_mapping(text_phn, allow_empty_value=True).values() for p in line.split()
-               if p not in classes}
+    transcripts = read_mapping(text_phn, allow_empty_value=True)
+    unknown = {p for line in transcripts.values() for p in line.split() if p not in classes}
     if unknown:
         raise DataDirError(f"{text_phn}: phones without a broad class: {' '.join(sorted(unknown))}")
     tmp = dst.with_name(dst.name + ".tmp")
@@ -149,7 +146,7 @@ def write_degraded_data_dir(src: Union[str, os.PathLike], dst: Union[str, os.Pat
             shutil.copy2(item, tmp / item.name)
     out: Dict[str, str] = {}
     phones = changed = 0
-    for utt, text in read_mapping(text_phn, allow_empty_value=True).items():
+    for utt, text in transcripts.items():
         orig = text.split()
         new = degrade_transcript(orig, variant, utterance_rng(seed, utt), classes)
         phones += len(orig)
@@ -158,7 +155,7 @@ def write_degraded_data_dir(src: Union[str, os.PathLike], dst: Union[str, os.Pat
     write_mapping(tmp / "text.phn", out)
     summary = DegradeSummary(len(out), phones, changed)
     write_text_atomic(tmp / "degrade.json", json.dumps(
-        {"source": str(src), "variant": variant, "seed": int(seed), **summary.to_dict()}, indent=2) + "\n")
+        {"source": str(src), "variant": variant, "seed": int(seed), **asdict(summary)}, indent=2) + "\n")
     validate_data_dir(tmp, require=("utt2spk", "spk2utt", "feats.scp", "text.phn"))
     if dst.exists():
         shutil.rmtree(dst)

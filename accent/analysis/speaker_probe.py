@@ -13,17 +13,16 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Sequence, Tuple, Union
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
 import torch.nn as nn
 
 from accent.data.kaldi_dir import DataDirError, read_mapping
+from accent.evaluation.decode import model_batches
 from accent.evaluation.plots import plt, save_figure
 from accent.training.model_io import load_model
-
-from .batches import model_batches
 
 
 def speaker_split(utt2spk: Mapping[str, str], valid_fraction: float = 0.2, seed: int = 0
@@ -52,15 +51,15 @@ def speaker_split(utt2spk: Mapping[str, str], valid_fraction: float = 0.2, seed:
 
 @torch.no_grad()
 def extract_embeddings(checkpoint: Union[str, os.PathLike], data_dir: Union[str, os.PathLike],
-                       device: str = "cpu", max_frames: int = 20000) -> Dict[str, np.ndarray]:
+                       device: str = "cpu", max_frames: Optional[int] = None) -> Dict[str, np.ndarray]:
     """utt -> the frozen model's embedding (what its head sees)."""
     model, ckpt = load_model(checkpoint, device)
     if not hasattr(model, "embed"):
         raise ValueError(f"{checkpoint}: not an accent model (task {ckpt.get('task', ckpt['config'].get('task'))})")
     out: Dict[str, np.ndarray] = {}
-    for utts, feats, lengths in model_batches(model, ckpt, data_dir, device, max_frames):
-        emb = model.embed(feats, lengths).float().cpu().numpy()
-        out.update(zip(utts, emb))
+    for batch in model_batches(ckpt, data_dir, device, max_frames=max_frames):
+        emb = model.embed(batch["feats"], batch["lengths"]).float().cpu().numpy()
+        out.update(zip(batch["utts"], emb))
     return out
 
 

@@ -14,7 +14,7 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Sequence
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence
 
 import kaldiio
 import numpy as np
@@ -60,51 +60,70 @@ def subsample(n: int, max_utts: Optional[int], seed: int = 0) -> List[int]:
     return sorted(np.random.default_rng(seed).choice(n, size=max_utts, replace=False).tolist())
 
 
-@torch.no_grad()
-def decode(model: torch.nn.Module, ckpt: Mapping[str, Any], data_dir: Path, device: torch.device,
-           max_utts: Optional[int] = None, seed: int = 0) -> Decoded:
-    """Predictions of ``model`` (eval mode) on ``data_dir``; ``max_utts``: a seeded subsample."""
+def model_batches(ckpt: Mapping[str, Any], data_dir: Path, device: torch.device,
+                  labels: Optional[Sequence[str]] = None, max_utts: Optional[int] = None, seed: int = 0,
+                  max_frames: Optional[int] = None) -> Iterator[Dict[str, Any]]:
+    """Batches of ``data_dir``'s features as the checkpoint's model was trained on them (its FBank
+    options, input size and CMVN), by length and not shuffled, ``feats``/``lengths`` on ``device``.
+
+    ``labels``: read ``utt2accent`` where the set has one; ``max_utts``: a seeded subsample;
+    ``max_frames``: padded frames per batch (default: the training config's dev batches).  Each
+    batch also holds ``index``: the ``feats.scp`` positions of its utterances.
+    """
     data_dir = Path(data_dir)
-    if ckpt.get("task", "accent") != "accent" or not ckpt.get("labels"):
-        raise ValueError("not an accent model checkpoint (task "
-                         f"{ckpt.get('task')!r}): scoring needs an accent classifier")
     check_frontend(ckpt, data_dir)
-    labels = list(ckpt["labels"])
     dataset = FeatsDataset(data_dir, FeatureNormalizer.from_dict(ckpt["normalizer"]), labels,
-                           require_labels=False, label_source="the checkpoint's label list")
+                           require_labels=False, require_targets=False,
+                           label_source="the checkpoint's label list")
     if dataset.feat_dim != int(ckpt["input_dim"]):
         raise DataDirError(f"{data_dir / 'feats.scp'}: {dataset.feat_dim}-dim features, "
                            f"the model takes {ckpt['input_dim']}")
     index = subsample(len(dataset), max_utts, seed)
     data_cfg = ckpt["config"]["data"]
-    max_frames = int(data_cfg.get("dev_max_frames") or 2 * int(data_cfg["max_frames"]))
+    if max_frames is None:
+        max_frames = int(data_cfg.get("dev_max_frames") or 2 * int(data_cfg["max_frames"]))
     sampler = BucketBatchSampler([dataset.lengths[i] for i in index], max_frames,
                                  data_cfg.get("max_batch_size"), shuffle=False)
     # batches of (epoch, dataset index): the sampler works on the subsample's positions
     batches = [[(0, index[j]) for j in b] for b in sampler.all_batches(0)]
-    loader = make_loader(dataset, batches)  # type: ignore[arg-type]  # any batch list will do
+    try:
+        # any batch list will do as the loader's sampler
+        for keys, batch in zip(batches, make_loader(dataset, batches)):  # type: ignore[arg-type]
+            batch["index"] = [i for _, i in keys]
+            batch["feats"], batch["lengths"] = batch["feats"].to(device), batch["lengths"].to(device)
+            yield batch
+    finally:
+        dataset.close()
 
+
+@torch.no_grad()
+def decode(model: torch.nn.Module, ckpt: Mapping[str, Any], data_dir: Path, device: torch.device,
+           max_utts: Optional[int] = None, seed: int = 0) -> Decoded:
+    """Predictions of ``model`` (eval mode) on ``data_dir``; ``max_utts``: a seeded subsample."""
+    if ckpt.get("task", "accent") != "accent" or not ckpt.get("labels"):
+        raise ValueError("not an accent model checkpoint (task "
+                         f"{ckpt.get('task')!r}): scoring needs an accent classifier")
+    labels = list(ckpt["labels"])
     model.eval()
     utts: List[str] = []
-    refs: List[int] = []
+    index: List[int] = []
+    refs: List[int] = []  # stays empty for a set without utt2accent
     post: List[np.ndarray] = []
     emb: List[np.ndarray] = []
-    for batch in loader:
-        out = model(batch["feats"].to(device), batch["lengths"].to(device))
+    for batch in model_batches(ckpt, data_dir, device, labels, max_utts, seed):
+        out = model(batch["feats"], batch["lengths"])
         utts.extend(batch["utts"])
+        index.extend(batch["index"])
         if batch["labels"] is not None:
             refs.extend(batch["labels"].tolist())
         post.append(torch.softmax(out["logits"].float(), dim=-1).cpu().numpy())
         emb.append(out["embedding"].float().cpu().numpy())
-    dataset.close()
 
-    # back to feats.scp order (the batches are sorted by length)
-    where = {u: i for i, u in enumerate(dataset.utts)}
-    order = np.argsort([where[u] for u in utts])
+    order = np.argsort(index)  # back to feats.scp order (the batches are sorted by length)
     posteriors = np.concatenate(post)[order]
     return Decoded(
         utts=[utts[i] for i in order],
-        refs=[labels[refs[i]] for i in order] if dataset.label_ids is not None else None,
+        refs=[labels[refs[i]] for i in order] if refs else None,
         hyps=[labels[int(k)] for k in posteriors.argmax(-1)],
         posteriors=posteriors,
         embeddings=np.concatenate(emb)[order],

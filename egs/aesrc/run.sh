@@ -55,10 +55,7 @@ help_message="Usage: $0 [--stage N] [--stop-stage M] [--nj 4] [--aesrc-root DIR]
 . ./path.sh
 . utils/parse_options.sh
 . ./cmd.sh
-
-log() { echo -e "$(date '+%Y-%m-%dT%H:%M:%S') (${0##*/}:${BASH_LINENO[0]}) $*"; }
-# A step is skipped when its marker holds the settings it was made with; other settings redo it.
-is_done() { [ -f "$1" ] && [ "$(cat "$1")" = "$2" ]; }
+. utils/recipe_helpers.sh  # log, is_done, fingerprint, best_dev
 
 if [ -z "${aesrc_root}" ]; then
   aesrc_root=${demo_dir}/aesrc2020
@@ -118,16 +115,16 @@ if [ ${stage} -le 1 ] && [ ${stop_stage} -ge 1 ]; then
         --manifest-dir data/manifests/librispeech --nj ${nj} --parts "${parts[@]}" "${lopts[@]}"
     echo "${settings}" > data/.librispeech.done
   fi
-  if ${speed_perturb} && ! is_done data/train_sp/.done "$(cat data/train/wav.scp | cksum)"; then
+  if ${speed_perturb} && ! is_done data/train_sp/.done "$(fingerprint data/train/wav.scp)"; then
     $train_cmd exp/log/perturb_data_dir_speed.log utils/perturb_data_dir_speed.sh data/train data/train_sp
-    cat data/train/wav.scp | cksum > data/train_sp/.done
+    fingerprint data/train/wav.scp > data/train_sp/.done
   fi
 fi
 
 if [ ${stage} -le 2 ] && [ ${stop_stage} -ge 2 ]; then
   log "Stage 2: FBank features (${fbank_config}) and CMVN statistics"
   for x in ${all_sets}; do
-    settings="$(cat data/${x}/wav.scp | cksum) $(cat ${fbank_config} | cksum)"
+    settings="$(fingerprint data/${x}/wav.scp) $(fingerprint ${fbank_config})"
     is_done data/${x}/.fbank.done "${settings}" && continue
     utils/make_fbank.sh --cmd "${train_cmd}" --nj ${nj} --fbank-config ${fbank_config} \
       data/${x} exp/make_fbank/${x} fbank/${x}
@@ -182,7 +179,7 @@ train_configs() {
         python -m accent.bin.train --config ${config} --train-data data/${train} --dev-data data/${dev} \
           --lang-dir data/lang_phn --cmvn data/${train}/cmvn.ark --exp-dir ${dir} --resume ${train_opts}
     fi
-    log "Stage ${stage}: ${dir}: $(grep -h 'best dev ' ${dir}/log/train.log | tail -n 1 | sed 's/.*\] //')"
+    log "Stage ${stage}: ${dir}: $(best_dev ${dir})"
   done
 }
 
@@ -191,7 +188,7 @@ if [ ${stage} -le 4 ] && [ ${stop_stage} -ge 4 ]; then
   train_configs 4 libri_train libri_dev ${asr_config}
   if [ -n "${asr_finetune_config}" ]; then
     # the hybrid paper's trainable AM: the LibriSpeech AM trained on with LibriSpeech + accented speech
-    settings="$(cat data/libri_train/feats.scp data/${train_set}/feats.scp | cksum)"
+    settings="$(fingerprint data/libri_train/feats.scp data/${train_set}/feats.scp)"
     if ! is_done data/libri_train_${train_set}/.done "${settings}"; then
       utils/combine_data.sh data/libri_train_${train_set} data/libri_train data/${train_set}
       echo "${settings}" > data/libri_train_${train_set}/.done

@@ -42,11 +42,7 @@ help_message="Usage: $0 [--stage N] [--stop-stage M] [--aesrc-root DIR] [--probe
 . ./path.sh
 . utils/parse_options.sh
 . ./cmd.sh
-
-log() { echo -e "$(date '+%Y-%m-%dT%H:%M:%S') (${0##*/}:${BASH_LINENO[0]}) $*"; }
-# A step is skipped when its marker holds the settings it was made with; other settings redo it.
-is_done() { [ -f "$1" ] && [ "$(cat "$1")" = "$2" ]; }
-fingerprint() { cat "$@" | cksum; }
+. utils/recipe_helpers.sh  # log, is_done, fingerprint, best_dev
 
 if [ -z "${aesrc_root}" ]; then
   : "${probe_models:=scratch=exp/demo_hybrid_scratch/best.pt mtl=exp/demo_hybrid_mtl/best.pt}"
@@ -99,7 +95,7 @@ if [ ${stage} -le 2 ] && [ ${stop_stage} -ge 2 ]; then
           python -m accent.bin.train --config ${config} --train-data data/train_${name} --dev-data data/dev \
             --lang-dir data/lang_phn_${name} --cmvn data/train/cmvn.ark --exp-dir ${dir} --resume ${train_opts}
       fi
-      log "Stage 2: ${dir}: $(grep -h 'best dev ' ${dir}/log/train.log | tail -n 1 | sed 's/.*\] //')"
+      log "Stage 2: ${dir}: $(best_dev ${dir})"
     done
   done
   log "Stage 2: dev accuracy (%) by transcript variant -> exp/robustness/table.md"
