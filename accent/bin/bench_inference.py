@@ -15,26 +15,18 @@ import os
 # as accent.bin.bench: idle OpenMP threads sleep instead of spinning (set before torch loads)
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-import argparse  # noqa: E402
-import json  # noqa: E402
-
+from accent.bin.bench import bench_parser, write_rows  # noqa: E402
 from accent.utils.cli import run  # noqa: E402
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--sizes", nargs="+", default=["paper", "demo"], choices=["paper", "demo"])
-    p.add_argument("--encoders", nargs="+", default=["jasper", "crnn", "transformer"],
-                   choices=["jasper", "crnn", "transformer"])
+    p = bench_parser(__doc__)
     p.add_argument("--backends", nargs="+", default=["pytorch", "torchscript", "onnx"],
                    choices=["pytorch", "torchscript", "onnx"])
     p.add_argument("--device", default="cpu")
-    p.add_argument("--seconds", type=float, default=4.0, help="seconds per synthetic utterance")
     p.add_argument("--batch", type=int, default=8, help="the batched case (batch 1 is always run)")
     p.add_argument("--threads", type=int, nargs="+", default=[1, 0], help="thread counts; 0 = all cores")
     p.add_argument("--min-time", type=float, default=1.0, help="seconds of timed calls per case")
-    p.add_argument("--json", default=None, help="also write the rows as JSON here")
     args = p.parse_args()
 
     from accent.inference.bench import benchmark, fbank_rtf, format_table
@@ -45,9 +37,7 @@ def main() -> None:
     print(f"Inference RTF (x real time) on {rows[0]['device']}, {args.seconds:g} s utterances; "
           f"columns: threads, batch", flush=True)
     print(format_table(rows), flush=True)
-    if args.json:
-        with open(args.json, "w", encoding="utf-8") as f:
-            json.dump(rows, f, indent=2)
+    write_rows(rows, args.json)
 
 
 if __name__ == "__main__":

@@ -86,9 +86,6 @@ class BucketBatchSampler:
         """Select the epoch (its shuffle) and skip this rank's first ``start`` batches of it."""
         self.epoch, self.start = int(epoch), int(start)
 
-    def state_dict(self) -> dict:
-        return {"epoch": self.epoch, "start": self.start, "seed": self.seed}
-
     # -- batches --------------------------------------------------------------------------------
     def _rng(self, epoch: int) -> np.random.Generator:
         return np.random.default_rng([self.seed, epoch])

@@ -14,7 +14,7 @@ Config (the ``data.specaug`` section; ``null``/``false`` or all counts 0 disable
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from typing import Any, Mapping, Optional, Union
 
 import numpy as np
@@ -57,9 +57,6 @@ class SpecAugment:
         return (self.num_freq_masks > 0 and self.freq_mask_width > 0) or (
             self.num_time_masks > 0 and self.time_mask_width > 0 and self.time_mask_ratio > 0
         )
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
     def __call__(self, feats: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """Masked copy of ``feats`` (T, D); the input is left unchanged."""

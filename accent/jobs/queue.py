@@ -146,19 +146,12 @@ class QueueBackend(Backend, abc.ABC):
         """The submit command line (argv) for the whole array."""
 
     @abc.abstractmethod
-    def parse_job_id(self, stdout: str) -> str:
-        """The job id in the submit command's output; raise SubmitError if there is none."""
-
-    @abc.abstractmethod
     def query(self, job_id: str) -> Optional[JobState]:
         """Ask the scheduler about the job; None when it cannot be asked right now."""
 
     @abc.abstractmethod
     def cancel_command(self, job_id: str) -> List[str]:
         """The command that cancels the whole array."""
-
-    def script_header(self, spec: JobSpec, files: QueueFiles) -> List[str]:
-        return []
 
     # -- the shared part --------------------------------------------------------------------
 
@@ -174,7 +167,7 @@ class QueueBackend(Backend, abc.ABC):
                     pass
         with open(files.spec, "w", encoding="utf-8") as f:
             f.write(spec.to_json())
-        header = [f"# {self.prog}: {' '.join(shlex.quote(a) for a in argv)}", *self.script_header(spec, files)]
+        header = [f"# {self.prog}: {' '.join(shlex.quote(a) for a in argv)}"]
         with open(files.script, "w", encoding="utf-8") as f:
             f.write(batch_script(files.spec, files, cwd, self.task_id_var, spec.start, header))
         os.chmod(files.script, 0o755)
@@ -194,7 +187,11 @@ class QueueBackend(Backend, abc.ABC):
             raise SubmitError(f"{argv[0]} refused the job (exit status {r.returncode}): {message}")
         if r.stderr.strip():  # warnings of an accepted submission
             sys.stderr.write(r.stderr if r.stderr.endswith("\n") else r.stderr + "\n")
-        return self.parse_job_id(r.stdout)
+        # both print the id first: qsub -terse "123" (an array: "123.1-4:1"), sbatch --parsable "123;cluster"
+        m = re.match(r"^\s*(\d+)", r.stdout)
+        if not m:
+            raise SubmitError(f"cannot find the job id in the output of {argv[0]}: '{r.stdout.strip()}'")
+        return m.group(1)
 
     def _fail_all(self, tasks: Sequence[Task], message: str, command: Sequence[str]) -> Dict[int, int]:
         print(f"{self.prog}: {message}", file=sys.stderr)

@@ -18,7 +18,7 @@ import re
 import subprocess
 from typing import List, Optional
 
-from accent.jobs.queue import JobState, QueueBackend, QueueFiles, SubmitError
+from accent.jobs.queue import JobState, QueueBackend, QueueFiles
 from accent.jobs.queue_config import DEFAULT_SGE_CONFIG
 from accent.jobs.spec import JobSpec
 
@@ -48,13 +48,6 @@ class SgeBackend(QueueBackend):
             "-o", f"{files.qdir}/{files.name}-$TASK_ID.out",  # qsub expands $TASK_ID itself
             files.script,
         ]
-
-    def parse_job_id(self, stdout: str) -> str:
-        # -terse: "123" or, for an array, "123.1-4:1"
-        m = re.match(r"^\s*(\d+)", stdout)
-        if not m:
-            raise SubmitError(f"cannot find the job id in the output of qsub: '{stdout.strip()}'")
-        return m.group(1)
 
     def query(self, job_id: str) -> Optional[JobState]:
         try:

@@ -28,9 +28,8 @@ class StopSignals:
     waits and never reports a signal.
     """
 
-    def __init__(self, wake_on_child_exit: bool = True) -> None:
+    def __init__(self) -> None:
         self.received: Optional[int] = None
-        self._wake_on_child_exit = wake_on_child_exit
         self._active = False
         self._pipe: Optional[tuple] = None
         self._old_handlers: Dict[int, Any] = {}
@@ -57,8 +56,7 @@ class StopSignals:
             # and a shell ignores SIGINT for the jobs it puts in the background.
             if signal.getsignal(signum) is not signal.SIG_IGN:
                 self._old_handlers[signum] = signal.signal(signum, self._record)
-        if self._wake_on_child_exit:
-            self._old_handlers[signal.SIGCHLD] = signal.signal(signal.SIGCHLD, self._ignore)
+        self._old_handlers[signal.SIGCHLD] = signal.signal(signal.SIGCHLD, self._ignore)
         self._active = True
         return self
 
@@ -75,7 +73,7 @@ class StopSignals:
         self._active = False
 
     def wait(self, timeout: float) -> None:
-        """Sleep until a signal arrives (a stop signal or, if asked for, a child's exit) or
+        """Sleep until a signal arrives (a stop signal or a child's exit) or
         ``timeout`` seconds pass.  A signal that came before the call makes it return at once."""
         if self.received is not None:
             return

@@ -26,7 +26,7 @@ import re
 import subprocess
 from typing import Dict, List, Optional
 
-from accent.jobs.queue import JobState, QueueBackend, QueueFiles, SubmitError
+from accent.jobs.queue import JobState, QueueBackend, QueueFiles
 from accent.jobs.queue_config import DEFAULT_SLURM_CONFIG
 from accent.jobs.spec import JobSpec
 
@@ -68,13 +68,6 @@ class SlurmBackend(QueueBackend):
             output,
             files.script,
         ]
-
-    def parse_job_id(self, stdout: str) -> str:
-        # --parsable: "<id>" or "<id>;<cluster>"
-        m = re.match(r"^\s*(\d+)", stdout)
-        if not m:
-            raise SubmitError(f"cannot find the job id in the output of sbatch: '{stdout.strip()}'")
-        return m.group(1)
 
     def query(self, job_id: str) -> Optional[JobState]:
         try:

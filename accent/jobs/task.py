@@ -59,10 +59,6 @@ class TaskProcess:
                 proc = None
         return cls(task, threads, proc, started)
 
-    @property
-    def pid(self) -> Optional[int]:
-        return self.proc.pid if self.proc is not None else None
-
     def poll(self) -> Optional[int]:
         """The returncode once the command has ended (-N: killed by signal N), else None."""
         if self._returncode is None and self.proc is not None:

@@ -24,7 +24,7 @@ import copy
 import os
 import re
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Mapping, MutableMapping, Optional, Union
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Union
 
 import yaml
 
@@ -259,21 +259,18 @@ _Dumper.add_representer(list, _represent_list)
 
 def dump_config(cfg: Mapping[str, Any]) -> str:
     """YAML text of a (resolved) config, keys in insertion order."""
-    return yaml.dump(_plain(cfg), Dumper=_Dumper, sort_keys=False, default_flow_style=False, allow_unicode=True)
+    return yaml.dump(plain(cfg), Dumper=_Dumper, sort_keys=False, default_flow_style=False, allow_unicode=True)
 
 
-def _plain(x: Any) -> Any:
+def plain(x: Any) -> Any:
     """Plain Python types only (dict/list/str/int/float/bool/None): YAML- and weights_only-safe."""
     if isinstance(x, Mapping):
-        return {str(k): _plain(v) for k, v in x.items()}
+        return {str(k): plain(v) for k, v in x.items()}
     if isinstance(x, (list, tuple)):
-        return [_plain(v) for v in x]
+        return [plain(v) for v in x]
     if isinstance(x, Path):
         return str(x)
     return x
-
-
-plain = _plain
 
 
 def experiment_name(config_path: Union[str, os.PathLike], conf_root: Union[str, os.PathLike] = "conf") -> str:
@@ -284,21 +281,3 @@ def experiment_name(config_path: Union[str, os.PathLike], conf_root: Union[str, 
     except ValueError:
         rel = Path(p.stem)
     return "_".join(rel.parts)
-
-
-def set_by_path(cfg: MutableMapping[str, Any], dotted: str, value: Any) -> None:
-    node = cfg
-    parts = dotted.split(".")
-    for p in parts[:-1]:
-        node = node.setdefault(p, {})
-    node[parts[-1]] = value
-
-
-def get_by_path(cfg: Mapping[str, Any], dotted: str, default: Any = None) -> Any:
-    node: Any = cfg
-    for p in dotted.split("."):
-        if not isinstance(node, Mapping) or p not in node:
-            return default
-        node = node[p]
-    return node
-

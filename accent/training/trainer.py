@@ -214,6 +214,7 @@ class Trainer:
         self.rank, self.world_size = int(rank), int(world_size)
         self.is_main = self.rank == 0
         self.code = code_version()  # recorded in checkpoints and results.json
+        self._asr_ckpt: Optional[Dict[str, Any]] = None  # loaded once, for _normalizer and _initialise_from_asr
         if self.world_size > 1 and not torch.distributed.is_initialized():
             raise RuntimeError("world_size > 1: call accent.training.distributed.init_distributed() first")
         self.task = self.cfg["task"]
@@ -322,12 +323,19 @@ class Trainer:
         if mode != "global":
             return FeatureNormalizer(mode)
         if starts_from_asr(self.cfg):
-            asr_norm = load_checkpoint(self.asr_checkpoint).get("normalizer") or {}
+            asr_norm = self._asr_state().get("normalizer") or {}
             if asr_norm.get("mode") == "global":
                 log.info("global CMVN statistics from %s (the acoustic model's own), not %s",
                          self.asr_checkpoint, self.cmvn_path)
                 return FeatureNormalizer.from_dict(asr_norm)
         return FeatureNormalizer.from_stats_file(self.cmvn_path)
+
+    def _asr_state(self) -> Dict[str, Any]:
+        """The ASR checkpoint (possibly large), read once: set-up needs its CMVN statistics
+        before the model exists, initialisation its weights after."""
+        if self._asr_ckpt is None:
+            self._asr_ckpt = load_checkpoint(self.asr_checkpoint)
+        return self._asr_ckpt
 
     def _frontend(self) -> Optional[Dict[str, Any]]:
         """The FBank options the features were made with (``<data>/conf/fbank.yaml``, written by
@@ -358,7 +366,7 @@ class Trainer:
         if not starts_from_asr(self.cfg):
             return
         path = Path(self.asr_checkpoint)
-        ckpt = load_checkpoint(path)
+        ckpt = self._asr_state()
         self._check_asr_checkpoint(path, ckpt)
         if self.task == "asr":  # continued training: the whole model, same units
             if ckpt.get("task") != "asr" or list(ckpt.get("units") or []) != list(self.units):
@@ -683,6 +691,7 @@ class Trainer:
         resumed = self._resume()
         if not resumed:
             self._initialise_from_asr()
+        self._asr_ckpt = None  # its weights are in the model now: free them
         self._wrap_ddp(reseed=not resumed)
         self._write_static_files()
         epochs = int(self.cfg["train"]["epochs"])
