@@ -2,7 +2,7 @@
 sarnet,hybrid}/ and the stage-4 ASR configs resolve, build, initialise from their ASR
 checkpoint (asr_init, mtl, hybrid), take a training step, score the dev set and write a checkpoint.
 
-At reduced width so that the 54 experiments fit in CI: depth, integration, loss, margin, fusion,
+At reduced width so that the 55 experiments fit in CI: depth, integration, loss, margin, fusion,
 method and λ stay as configured; only channel counts shrink (``narrow``).
 """
 
@@ -15,6 +15,9 @@ from typing import Any, Dict, List
 import pytest
 import torch
 
+from accent.data.kaldi_dir import read_mapping
+from accent.text.bpe import train_bpe
+from accent.text.units import read_units
 from accent.training import Trainer, deep_merge, experiment_name, load_checkpoint, load_config, resolve_config
 from accent.training.config import starts_from_asr
 from test_dataset import make_corpus
@@ -48,9 +51,10 @@ def train(config: Path, corpus: Dict[str, Path], workdir: Path, train_set: str, 
     cfg = narrow(load_config(config))
     exp = workdir / "exp" / experiment_name(config, CONF)
     asr = workdir / cfg["asr_checkpoint"] if starts_from_asr(cfg) else None
+    lang = workdir / cfg["lang_dir"] if cfg["lang_dir"] else corpus["lang"]  # the recipe's data/lang_*
     if cfg["reference_checkpoint"]:
         cfg["reference_checkpoint"] = str(workdir / cfg["reference_checkpoint"])
-    Trainer(cfg, exp, corpus[train_set], corpus[dev_set], lang_dir=corpus["lang"], asr_checkpoint=asr,
+    Trainer(cfg, exp, corpus[train_set], corpus[dev_set], lang_dir=lang, asr_checkpoint=asr,
             device="cpu").run()
     return json.loads((exp / "results.json").read_text())
 
@@ -62,7 +66,11 @@ def workdir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def corpus(workdir) -> Dict[str, Path]:
-    return make_corpus(workdir, spk_per_accent=1, utts_per_spk=2, dev_utts=1, seconds=(0.6, 0.9))
+    paths = make_corpus(workdir, spk_per_accent=1, utts_per_spk=2, dev_utts=1, seconds=(0.6, 0.9))
+    # the BPE lang dir a config may name (a small vocabulary: the tiny corpus has few words)
+    sentences = [t for d in ("train", "dev") for t in read_mapping(paths[d] / "text").values()]
+    train_bpe(sentences * 3, workdir / "data" / "lang_bpe_300", vocab_size=16)
+    return paths
 
 
 @pytest.fixture(scope="module")
@@ -84,6 +92,7 @@ def test_there_is_a_config_for_every_table_row() -> None:
     assert {f"hybrid_mtl_l{x}" for x in (0.1, 0.2, 0.3)} <= names
     assert {f"hybrid_hybrid_{f}_l{x}" for f in ("add", "concat", "concat_ca") for x in (0.1, 0.2, 0.3)} <= names
     assert "hybrid_hybrid_concat_ca_l0.1_ft_am" in names  # trainable AM continued on accented speech
+    assert "sarnet_circle_m0.2_bpe" in names  # the CTC branch on BPE pieces
     # the Jasper AM (LibriSpeech, then continued on LibriSpeech + AESRC) and the baselines' encoders
     assert {p.stem for p in ASR_CONFIGS} == {"asr_jasper", "asr_jasper_ft", *(f"asr_transformer_l{n}" for n in (3, 6, 12))}
 
@@ -109,6 +118,10 @@ def test_accent_config_trains(config: Path, corpus, workdir, asr_results) -> Non
     # what the config asks for is what was trained
     assert any(k.startswith("ctc_head.") for k in state) == (cfg["model"].get("ctc_weight", 0) > 0)
     assert any(k.startswith("reference_encoder.") for k in state) == (cfg["method"] == "hybrid")
+    if cfg["model"].get("ctc_weight", 0) > 0:  # CTC on the units the config names: phones or BPE pieces
+        lang = workdir / cfg["lang_dir"] if cfg["lang_dir"] else corpus["lang"]
+        assert ckpt["units"] == read_units(lang / "units.txt")
+        assert ("▁" in "".join(ckpt["units"])) == bool(cfg["lang_dir"])
     if cfg["method"] == "hybrid":
         # the reference AM is the (reference) ASR checkpoint's encoder, untouched by the training step
         asr = load_checkpoint(workdir / (cfg["reference_checkpoint"] or cfg["asr_checkpoint"]))["model"]

@@ -38,7 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--train-data", required=True, help="training data dir (feats.scp, utt2accent/text.phn)")
     p.add_argument("--dev-data", required=True, help="dev data dir")
     p.add_argument("--exp-dir", required=True, help="output directory")
-    p.add_argument("--lang-dir", default=None, help="units for CTC (default: <train-data>/../lang_phn)")
+    p.add_argument("--lang-dir", default=None,
+                   help="units for CTC (default: the config's lang_dir, else <train-data>/../lang_phn)")
     p.add_argument("--cmvn", default=None, help="global CMVN stats (default: <train-data>/cmvn.ark)")
     p.add_argument("--asr-checkpoint", default=None,
                    help="ASR checkpoint for methods asr_init/mtl/hybrid (overrides the config's asr_checkpoint)")

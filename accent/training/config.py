@@ -36,6 +36,7 @@ DEFAULTS: Dict[str, Any] = {
     "method": "scratch",
     "asr_checkpoint": None,        # accent: the AM to start from; asr: continue training this model
     "reference_checkpoint": None,  # hybrid: the frozen reference AM (default: asr_checkpoint)
+    "lang_dir": None,              # CTC units: data/lang_phn (default, phones) or data/lang_bpe_<N> (BPE)
     "seed": 777,
     "data": {
         "cmvn": "global",          # global | utterance | none

@@ -65,7 +65,7 @@ log = logging.getLogger(__name__)
 # config keys that may change between a run and its resumption
 RESUMABLE_CHANGES = {
     "train.epochs", "train.keep_checkpoints", "train.log_interval_steps", "train.save_interval_steps",
-    "train.average_last", "data.num_workers", "data.prefetch_factor", "asr_checkpoint", "reference_checkpoint",
+    "train.average_last", "data.num_workers", "data.prefetch_factor", "asr_checkpoint", "reference_checkpoint", "lang_dir",
     "description",
 }
 
@@ -204,7 +204,10 @@ class Trainer:
         self.cfg = plain(cfg)
         self.exp_dir = Path(exp_dir)
         self.train_data, self.dev_data = Path(train_data), Path(dev_data)
-        self.lang_dir = Path(lang_dir) if lang_dir else self.train_data.parent / "lang_phn"
+        # the CTC units: --lang-dir, else the config's lang_dir (phones or BPE), else lang_phn by the data
+        if lang_dir:
+            self.cfg["lang_dir"] = str(lang_dir)
+        self.lang_dir = Path(self.cfg.get("lang_dir") or self.train_data.parent / "lang_phn")
         self.cmvn_path = Path(cmvn) if cmvn else self.train_data / "cmvn.ark"
         self.asr_checkpoint = asr_checkpoint or self.cfg.get("asr_checkpoint")
         if asr_checkpoint:

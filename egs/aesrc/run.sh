@@ -177,7 +177,7 @@ train_configs() {
       $cuda_cmd ${job_opts} ${dir}/log/train.log \
         python -m accent.bin.launch --ngpu ${ngpu} --num-nodes ${num_nodes} -- \
         python -m accent.bin.train --config ${config} --train-data data/${train} --dev-data data/${dev} \
-          --lang-dir data/lang_phn --cmvn data/${train}/cmvn.ark --exp-dir ${dir} --resume ${train_opts}
+          --cmvn data/${train}/cmvn.ark --exp-dir ${dir} --resume ${train_opts}
     fi
     log "Stage ${stage}: ${dir}: $(best_dev ${dir})"
   done
