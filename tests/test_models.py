@@ -25,6 +25,8 @@ TINY_ENCODERS = {
                    epilogue_channels=48, output_dim=64),
     "crnn": dict(depth=18, channels=[4, 8, 8, 16], dense_dim=32, gru_hidden=16),
     "transformer": dict(d_model=32, num_layers=2, num_heads=4, ff_dim=64),
+    "ecapa": dict(channels=16, res2net_scale=4, se_bottleneck=8, mfa_dim=48),
+    "resnet": dict(depth=10, channels=[4, 8, 8, 16]),
 }
 TINY_POOLINGS = {
     "stats": {}, "avg": {}, "asp": dict(bottleneck_dim=8), "bigru": dict(hidden_dim=8),
@@ -58,6 +60,10 @@ def expected_lengths(name, n):
         return -(-n // 2)
     if name == "crnn":
         return -(-(-(-n // 2)) // 2)
+    if name == "ecapa":
+        return n
+    if name == "resnet":
+        return -(-(-(-(-(-n // 2)) // 2)) // 2)
     return max(((n - 1) // 2 - 1) // 2, 1)
 
 
@@ -67,11 +73,11 @@ def tiny_encoder(name, **extra):
 
 # --------------------------------------------------------------------------------- registry
 def test_registry_build_and_typo():
-    assert set(ENCODERS.names()) == {"jasper", "crnn", "transformer"}
+    assert set(ENCODERS.names()) == {"jasper", "crnn", "transformer", "ecapa", "resnet"}
     assert set(POOLINGS.names()) >= {"stats", "avg", "bigru", "netvlad", "ghostvlad", "asp", "transformer_aggregator"}
     assert set(HEADS.names()) == {"softmax", "sphereface", "cosface", "arcface", "circle"}
     assert set(FUSIONS.names()) == {"none", "add", "concat", "concat_ca"}
-    with pytest.raises(KeyError, match="jasper.*Known encoders: crnn, jasper, transformer"):
+    with pytest.raises(KeyError, match="jasper.*Known encoders: crnn, ecapa, jasper, resnet, transformer"):
         ENCODERS.build("jaspr", input_dim=D)
     assert type(POOLINGS.build_from_config({"name": "TSTP"}, 8)).__name__ == "StatsPooling"
     reg = Registry("thing")
@@ -96,7 +102,7 @@ def test_encoder_shapes_lengths(name):
     assert ylen.tolist() == [expected_lengths(name, n) for n in lengths.tolist()]
     assert torch.equal(enc.output_lengths(lengths), ylen)
     assert y.shape == (x.size(0), expected_lengths(name, x.size(1)), enc.output_dim)
-    assert enc.subsampling_factor == (2 if name == "jasper" else 4)
+    assert enc.subsampling_factor == {"jasper": 2, "ecapa": 1, "resnet": 8}.get(name, 4)
     for i, n in enumerate(ylen.tolist()):
         assert torch.all(y[i, n:] == 0), "padded output frames must be zero"
 
@@ -120,6 +126,8 @@ def test_encoders_paper_size():
         "jasper": (1024, 40.0, 45.0),
         "crnn": (512, 5.5, 7.0),
         "transformer": (256, 15.5, 18.0),
+        "ecapa": (1536, 4.2, 5.2),  # C = 512; with ASP and the 192-dim embedding the paper's 6.2 M
+        "resnet": (256 * 5, 4.8, 5.8),  # WeSpeaker ResNet34 (6.6 M with its embedding layer); 40 bins -> 5
     }
     for name, (dim, lo, hi) in expected.items():
         enc = ENCODERS.build(name, input_dim=D).eval()
@@ -133,6 +141,8 @@ def test_encoders_paper_size():
     assert sum(p.numel() for p in crnn18.parameters()) < 0.75 * sum(p.numel() for p in ENCODERS.build("crnn", input_dim=D).parameters())
     for layers in (3, 6):
         assert len(ENCODERS.build("transformer", input_dim=D, num_layers=layers).layers) == layers
+    ecapa_large = ENCODERS.build("ecapa", input_dim=80, channels=1024)
+    assert 12.5 < sum(p.numel() for p in ecapa_large.parameters()) / 1e6 < 14.0  # C = 1024: 14.7 M with ASP + embedding
 
 
 @pytest.mark.parametrize("cls,shape", [(MaskedBatchNorm1d, (3, 5, 9)), (MaskedBatchNorm2d, (3, 5, 9, 4))])
@@ -254,7 +264,7 @@ def tiny_model_cfg(encoder="jasper", hybrid=True, fusion="concat_ca", pooling="t
 
 
 @pytest.mark.parametrize("encoder,pooling", [("jasper", "transformer_aggregator"), ("crnn", "stats"),
-                                             ("transformer", "avg")])
+                                             ("transformer", "avg"), ("ecapa", "asp"), ("resnet", "stats")])
 def test_accent_model_masking_invariance(encoder, pooling):
     model = AccentModel.from_config(tiny_model_cfg(encoder, hybrid=encoder == "jasper", pooling=pooling),
                                     input_dim=D, num_classes=4, num_units=6).eval()

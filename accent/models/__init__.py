@@ -10,7 +10,7 @@ from .registry import ENCODERS, FUSIONS, HEADS, POOLINGS, Registry
 from . import encoders, fusion, heads, pooling  # noqa: F401  (registration side effects)
 from .accent_model import AccentModel, AsrModel, encoder_state_from_asr, load_encoder_from_asr
 from .ctc import CTCHead, ctc_loss, edit_distance, error_counts, greedy_decode, phone_error_rate
-from .encoders import CRNNEncoder, JasperEncoder, TransformerEncoder
+from .encoders import CRNNEncoder, EcapaTdnnEncoder, JasperEncoder, ResNetEncoder, TransformerEncoder
 from .fusion import AddFusion, ConcatChannelAttentionFusion, ConcatFusion, NoFusion
 from .heads import ArcFaceHead, CircleHead, CosFaceHead, SoftmaxHead, SphereFaceHead, linear_margin
 from .pooling import (
@@ -24,7 +24,7 @@ __all__ = [
     "Registry", "ENCODERS", "POOLINGS", "FUSIONS", "HEADS",
     "AccentModel", "AsrModel", "load_encoder_from_asr", "encoder_state_from_asr",
     "CTCHead", "ctc_loss", "greedy_decode", "edit_distance", "error_counts", "phone_error_rate",
-    "JasperEncoder", "CRNNEncoder", "TransformerEncoder",
+    "JasperEncoder", "CRNNEncoder", "TransformerEncoder", "EcapaTdnnEncoder", "ResNetEncoder",
     "StatsPooling", "AvgPooling", "AttentiveStatsPooling", "BiGRUPooling", "NetVLADPooling",
     "GhostVLADPooling", "TransformerAggregator",
     "NoFusion", "AddFusion", "ConcatFusion", "ConcatChannelAttentionFusion",

@@ -6,7 +6,9 @@ Each takes ``(input_dim, **config)``, maps ``(feats (B,T,D), lengths (B,))`` to
 """
 
 from .crnn import CRNNEncoder
+from .ecapa import EcapaTdnnEncoder
 from .jasper import JasperEncoder
+from .resnet import ResNetEncoder
 from .transformer import TransformerEncoder
 
-__all__ = ["JasperEncoder", "CRNNEncoder", "TransformerEncoder"]
+__all__ = ["JasperEncoder", "CRNNEncoder", "TransformerEncoder", "EcapaTdnnEncoder", "ResNetEncoder"]
