@@ -29,12 +29,19 @@ def linear_margin(step: int, start_step: int, end_step: int, initial: float = 0.
     return initial + (final - initial) * (step - start_step) / (end_step - start_step)
 
 
+def _check_smoothing(value: float) -> float:
+    if not 0.0 <= float(value) < 1.0:
+        raise ValueError(f"label_smoothing must be in [0, 1), got {value}")
+    return float(value)
+
+
 class _CosineHead(nn.Module):
     """Normalised class weights; ``cosine(x)`` (B, C) clamped to [-1, 1]."""
 
-    def __init__(self, embed_dim: int, num_classes: int, scale: float, margin: float):
+    def __init__(self, embed_dim: int, num_classes: int, scale: float, margin: float, label_smoothing: float = 0.0):
         super().__init__()
         self.embed_dim, self.num_classes = embed_dim, num_classes
+        self.label_smoothing = _check_smoothing(label_smoothing)
         self.scale = float(scale) if scale is not None else None
         self.weight = nn.Parameter(torch.empty(num_classes, embed_dim))
         nn.init.xavier_uniform_(self.weight)
@@ -45,6 +52,9 @@ class _CosineHead(nn.Module):
 
     def cosine(self, embeddings: torch.Tensor) -> torch.Tensor:
         return F.linear(F.normalize(embeddings, dim=-1), F.normalize(self.weight, dim=-1)).clamp(-1.0, 1.0)
+
+    def _ce(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return F.cross_entropy(logits, labels, label_smoothing=self.label_smoothing)
 
     def logits(self, embeddings: torch.Tensor) -> torch.Tensor:
         """Margin-free scores ``s·cos θ`` for inference."""
@@ -58,9 +68,11 @@ class _CosineHead(nn.Module):
 class SoftmaxHead(nn.Module):
     """Plain Linear + cross-entropy (scale and margin are accepted and ignored)."""
 
-    def __init__(self, embed_dim: int, num_classes: int, scale: float = 30.0, margin: float = 0.0, bias: bool = True):
+    def __init__(self, embed_dim: int, num_classes: int, scale: float = 30.0, margin: float = 0.0, bias: bool = True,
+                 label_smoothing: float = 0.0):
         super().__init__()
         self.linear = nn.Linear(embed_dim, num_classes, bias=bias)
+        self.label_smoothing = _check_smoothing(label_smoothing)
         self.margin = 0.0
 
     def set_margin(self, margin: float) -> None:  # no margin: a no-op, so a trainer can call it blindly
@@ -71,20 +83,21 @@ class SoftmaxHead(nn.Module):
 
     def forward(self, embeddings: torch.Tensor, labels: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         logits = self.logits(embeddings)
-        return F.cross_entropy(logits, labels), logits
+        return F.cross_entropy(logits, labels, label_smoothing=self.label_smoothing), logits
 
 
 @HEADS.register("cosface", aliases=["amsoftmax", "am_softmax"])
 class CosFaceHead(_CosineHead):
     """AM-softmax / CosFace: target logit ``s·(cos θ_y − m)``, others ``s·cos θ_j``."""
 
-    def __init__(self, embed_dim: int, num_classes: int, scale: float = 30.0, margin: float = 0.2):
-        super().__init__(embed_dim, num_classes, scale, margin)
+    def __init__(self, embed_dim: int, num_classes: int, scale: float = 30.0, margin: float = 0.2,
+                 label_smoothing: float = 0.0):
+        super().__init__(embed_dim, num_classes, scale, margin, label_smoothing)
 
     def forward(self, embeddings, labels):
         cos = self.cosine(embeddings)
         one_hot = F.one_hot(labels, self.num_classes).to(cos.dtype)
-        loss = F.cross_entropy(self.scale * (cos - self.margin * one_hot), labels)
+        loss = self._ce(self.scale * (cos - self.margin * one_hot), labels)
         return loss, self.scale * cos
 
 
@@ -100,11 +113,11 @@ class ArcFaceHead(_CosineHead):
     """
 
     def __init__(self, embed_dim: int, num_classes: int, scale: float = 30.0, margin: float = 0.2,
-                 easy_margin: bool = False, fallback: str = "mmm"):
+                 easy_margin: bool = False, fallback: str = "mmm", label_smoothing: float = 0.0):
         if fallback not in ("mmm", "mm"):
             raise ValueError(f"arcface: fallback must be 'mmm' or 'mm', got {fallback!r}")
         self.easy_margin, self.fallback = easy_margin, fallback
-        super().__init__(embed_dim, num_classes, scale, margin)
+        super().__init__(embed_dim, num_classes, scale, margin, label_smoothing)
 
     def set_margin(self, margin: float) -> None:
         self.margin = float(margin)
@@ -128,7 +141,7 @@ class ArcFaceHead(_CosineHead):
         cos = self.cosine(embeddings)
         one_hot = F.one_hot(labels, self.num_classes).to(torch.bool)
         out = torch.where(one_hot, self.target_logit(cos), cos)
-        return F.cross_entropy(self.scale * out, labels), self.scale * cos
+        return self._ce(self.scale * out, labels), self.scale * cos
 
 
 @HEADS.register("sphereface", aliases=["asoftmax", "a_softmax"])
@@ -147,8 +160,8 @@ class SphereFaceHead(_CosineHead):
 
     def __init__(self, embed_dim: int, num_classes: int, scale: Optional[float] = 30.0, margin: float = 2.0,
                  anneal: bool = True, lambda_base: float = 1000.0, lambda_min: float = 5.0,
-                 gamma: float = 0.12, power: float = 1.0):
-        super().__init__(embed_dim, num_classes, scale, margin)
+                 gamma: float = 0.12, power: float = 1.0, label_smoothing: float = 0.0):
+        super().__init__(embed_dim, num_classes, scale, margin, label_smoothing)
         self.anneal = anneal
         self.lambda_base, self.lambda_min, self.gamma, self.power = lambda_base, lambda_min, gamma, power
         self.register_buffer("iteration", torch.zeros((), dtype=torch.long))
@@ -193,7 +206,7 @@ class SphereFaceHead(_CosineHead):
         one_hot = F.one_hot(labels, self.num_classes).to(torch.bool)
         s = self._scale(embeddings)
         out = torch.where(one_hot, target, cos)
-        return F.cross_entropy(s * out, labels), s * cos
+        return self._ce(s * out, labels), s * cos
 
 
 def _chebyshev(x: torch.Tensor, m: int) -> torch.Tensor:
@@ -216,8 +229,9 @@ class CircleHead(_CosineHead):
     for the others; the loss ``log(1 + Σ_n exp(·) Σ_p exp(·))`` is then the cross-entropy on them.
     """
 
-    def __init__(self, embed_dim: int, num_classes: int, scale: float = 30.0, margin: float = 0.2):
-        super().__init__(embed_dim, num_classes, scale, margin)
+    def __init__(self, embed_dim: int, num_classes: int, scale: float = 30.0, margin: float = 0.2,
+                 label_smoothing: float = 0.0):
+        super().__init__(embed_dim, num_classes, scale, margin, label_smoothing)
 
     def forward(self, embeddings, labels):
         cos = self.cosine(embeddings)
@@ -228,4 +242,4 @@ class CircleHead(_CosineHead):
         logit_n = alpha_n * (cos - m)
         one_hot = F.one_hot(labels, self.num_classes).to(torch.bool)
         out = torch.where(one_hot, logit_p, logit_n)
-        return F.cross_entropy(self.scale * out, labels), self.scale * cos
+        return self._ce(self.scale * out, labels), self.scale * cos
