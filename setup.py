@@ -20,7 +20,6 @@ setup(
         "numpy",
         "pyyaml",
         "soundfile>=0.12",
-        "kaldi-native-fbank>=1.18",
         "scipy",
         "tqdm",
         "editdistance>=0.8",  # phone error rate
@@ -31,6 +30,9 @@ setup(
         "onnxscript",  # torch.onnx.export's exporter
         "onnxruntime",  # accent-id --model exported.onnx
     ],
-    extras_require={"test": ["pytest>=7"]},
+    extras_require={
+        # kaldi-native-fbank: the reference that the FBank tests and accent.bin.bench_fbank compare with
+        "test": ["pytest>=7", "kaldi-native-fbank>=1.18"],
+    },
     entry_points={"console_scripts": ["accent-id=accent.cli.accent_id:main"]},
 )

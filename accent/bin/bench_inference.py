@@ -31,7 +31,7 @@ def main() -> None:
 
     from accent.inference.bench import benchmark, fbank_rtf, format_table
 
-    print(f"FBank front end (kaldi-native-fbank, 1 thread): {fbank_rtf(args.seconds):.0f}x real time", flush=True)
+    print(f"FBank front end (accent.features.fbank.Fbank, 1 thread): {fbank_rtf(args.seconds):.0f}x real time", flush=True)
     rows = benchmark(args.sizes, args.encoders, args.device, args.seconds, args.batch, args.backends,
                      args.min_time, args.threads)
     print(f"Inference RTF (x real time) on {rows[0]['device']}, {args.seconds:g} s utterances; "

@@ -24,6 +24,9 @@ def main() -> None:
         return
     if args.data_dir is None or args.out_prefix is None:
         p.error("data_dir and out_prefix are required")
+    import torch
+
+    torch.set_num_threads(1)  # one thread per job, as Kaldi's compute-fbank-feats: the nj jobs share the cores
     compute_fbank_job(args.data_dir, args.out_prefix, config)
 
 

@@ -47,7 +47,12 @@ def fbank_rtf(seconds: float = 4.0, min_time: float = 1.0) -> float:
     """Audio seconds per second of compute of the FBank front end (one thread, numpy in)."""
     samples = (0.1 * np.random.default_rng(0).standard_normal(int(seconds * 16000))).astype(np.float32)
     cfg = FbankConfig()
-    return seconds / _timed(lambda: compute_fbank(samples, 16000, cfg), lambda: None, min_time)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return seconds / _timed(lambda: compute_fbank(samples, 16000, cfg), lambda: None, min_time)
+    finally:
+        torch.set_num_threads(threads)
 
 
 def bench_encoder(encoder: Mapping[str, Any], device: str = "cpu", seconds: float = 4.0,
