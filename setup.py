@@ -21,6 +21,7 @@ setup(
         "pyyaml",
         "soundfile>=0.12",
         "scipy",
+        "pyroomacoustics>=0.7",  # simulated room impulse responses for reverberation (data.augment.reverb)
         "tqdm",
         "editdistance>=0.8",  # phone error rate
         "scikit-learn",  # linear baselines, metrics, t-SNE/PCA

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Callable, Optional
 
 import torch
 from torch.utils.data import DataLoader
@@ -12,12 +12,13 @@ from .sampler import BucketBatchSampler
 
 
 def make_loader(
-    dataset: FeatsDataset,
-    sampler: BucketBatchSampler,
+    dataset: torch.utils.data.Dataset,
+    sampler: Any,
     num_workers: int = 0,
     pin_memory: bool = False,
     prefetch_factor: Optional[int] = None,
     seed: int = 0,
+    collate_fn: Callable[..., Any] = collate,
 ) -> DataLoader:
     """A DataLoader over ``sampler``'s batches.
 
@@ -34,7 +35,7 @@ def make_loader(
     return DataLoader(
         dataset,
         batch_sampler=sampler,
-        collate_fn=collate,
+        collate_fn=collate_fn,
         num_workers=int(num_workers),
         pin_memory=bool(pin_memory),
         generator=generator,

@@ -39,6 +39,9 @@ DEFAULTS: Dict[str, Any] = {
     "lang_dir": None,              # CTC units: data/lang_phn (default, phones) or data/lang_bpe_<N> (BPE)
     "seed": 777,
     "data": {
+        "features": "precomputed", # precomputed (feats.scp of stage 2) | online (crops of wav.scp, FBank on the fly)
+        "crop": None,              # online: {min_s: 2, max_s: 4, passes: 1, batch_size: 32} (accent.dataset.crops)
+        "augment": None,           # online: {speed, reverb, noise, band_limit} (accent.dataset.augment)
         "cmvn": "global",          # global | utterance | none
         "max_frames": 20000,       # padded frames per batch (dynamic batching)
         "max_batch_size": 128,
@@ -210,6 +213,10 @@ def resolve_config(cfg: Mapping[str, Any], where: str = "config") -> Dict[str, A
     model = cfg["model"]
     if not isinstance(model, Mapping) or "encoder" not in model:
         raise ConfigError(f"{where}: model needs an 'encoder'")
+    if cfg["data"]["features"] not in ("precomputed", "online"):
+        raise ConfigError(f"{where}: data.features must be precomputed or online, got {cfg['data']['features']!r}")
+    if cfg["data"]["features"] == "precomputed" and (cfg["data"]["crop"] or cfg["data"]["augment"]):
+        raise ConfigError(f"{where}: data.crop and data.augment need data.features: online (they act on the audio)")
     if cfg["data"]["cmvn"] not in ("global", "utterance", "none"):
         raise ConfigError(f"{where}: data.cmvn must be global, utterance or none")
     if cfg["train"]["amp"] not in ("bf16", "fp16", "none", None, False):

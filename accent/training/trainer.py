@@ -46,8 +46,9 @@ import torch
 from accent.data.kaldi_dir import DataDirError, write_list, write_text_atomic
 from accent.features.fbank import FbankConfig
 from accent.dataset import (
-    BucketBatchSampler, FeatsDataset, FeatureNormalizer, SpecAugment, Tokenizer, make_loader, read_label_list,
+    BucketBatchSampler, FeatsDataset, FeatureNormalizer, SpecAugment, Tokenizer, collate, make_loader, read_label_list,
 )
+from accent.dataset.crops import CropBatchSampler, CropDataset, crop_config, first_item
 from accent.models import greedy_decode, linear_margin, load_encoder_from_asr
 from accent.models.ctc import error_counts, unpad_targets
 
@@ -248,32 +249,47 @@ class Trainer:
 
         # data
         label_source = str(self.train_data / "accents")
-        self.train_set = FeatsDataset(
-            self.train_data, self.normalizer, self.labels, self.tokenizer, require_labels=True,
-            require_targets=True, specaug=SpecAugment.from_config(data_cfg["specaug"]),
-            seed=int(cfg["seed"]), label_source=label_source,
-        )
+        online = data_cfg["features"] == "online"
+        if online:
+            self._check_online()
+            self.train_set = CropDataset(
+                self.train_data, FbankConfig.from_dict(self.frontend), self.labels, self.normalizer,
+                augment=data_cfg["augment"], specaug=SpecAugment.from_config(data_cfg["specaug"]),
+                seed=int(cfg["seed"]), label_source=label_source,
+            )
+        else:
+            self.train_set = FeatsDataset(
+                self.train_data, self.normalizer, self.labels, self.tokenizer, require_labels=True,
+                require_targets=True, specaug=SpecAugment.from_config(data_cfg["specaug"]),
+                seed=int(cfg["seed"]), label_source=label_source,
+            )
         self.dev_set = FeatsDataset(
             self.dev_data, self.normalizer, self.labels, self.tokenizer, require_labels=self.task == "accent",
             require_targets=self.task == "asr", label_source=label_source,
         )
-        self.input_dim = self.train_set.feat_dim
+        self.input_dim = self.dev_set.feat_dim
         min_batch = 2 if self.task == "accent" else 1
         for d, ds, need in ((self.train_data, self.train_set, min_batch), (self.dev_data, self.dev_set, 1)):
             if len(ds) < need * self.world_size:
                 raise DataDirError(f"{d}: {len(ds)} utterances are too few to give each of the {self.world_size} "
                                    f"processes a batch of {need}")
-        self.train_sampler = BucketBatchSampler(
-            self.train_set.lengths, int(data_cfg["max_frames"]), data_cfg["max_batch_size"], shuffle=True,
-            seed=int(cfg["seed"]), rank=self.rank, world_size=self.world_size,
-            min_batch_size=min_batch,  # accent: the embedding's batch norm needs 2
-        )
+        if online:
+            self.train_sampler = CropBatchSampler(
+                self.train_set.durations, self.train_set.sample_rate, **crop_config(data_cfg["crop"]),
+                seed=int(cfg["seed"]), rank=self.rank, world_size=self.world_size)
+        else:
+            self.train_sampler = BucketBatchSampler(
+                self.train_set.lengths, int(data_cfg["max_frames"]), data_cfg["max_batch_size"], shuffle=True,
+                seed=int(cfg["seed"]), rank=self.rank, world_size=self.world_size,
+                min_batch_size=min_batch,  # accent: the embedding's batch norm needs 2
+            )
         dev_frames = int(data_cfg["dev_max_frames"] or 2 * int(data_cfg["max_frames"]))
         self.dev_sampler = BucketBatchSampler(self.dev_set.lengths, dev_frames, data_cfg["max_batch_size"],
                                               shuffle=False, rank=self.rank, world_size=self.world_size)
         pin = self.device.type == "cuda"
         nw, pf = int(data_cfg["num_workers"] or 0), data_cfg["prefetch_factor"]
-        self.train_loader = make_loader(self.train_set, self.train_sampler, nw, pin, pf, seed=int(cfg["seed"]))
+        self.train_loader = make_loader(self.train_set, self.train_sampler, nw, pin, pf, seed=int(cfg["seed"]),
+                                        collate_fn=first_item if online else collate)
         self.dev_loader = make_loader(self.dev_set, self.dev_sampler, nw, pin, pf, seed=int(cfg["seed"]))
         self.steps_per_epoch = self.train_sampler.num_batches(1)
         self.frame_shift = float(data_cfg["frame_shift_ms"]) / 1000.0
@@ -332,6 +348,18 @@ class Trainer:
                          self.asr_checkpoint, self.cmvn_path)
                 return FeatureNormalizer.from_dict(asr_norm)
         return FeatureNormalizer.from_stats_file(self.cmvn_path)
+
+    def _check_online(self) -> None:
+        """On-the-fly features must be the ones stage 2 made for dev and test: the same FBank
+        options (``conf/fbank.yaml``), and no CTC (a crop has no transcript)."""
+        if self.task != "accent":
+            raise ConfigError("data.features: online trains accent models only (ASR needs whole transcribed utterances)")
+        if self.tokenizer is not None:
+            raise ConfigError("data.features: online crops the audio, so it cannot train a CTC branch: "
+                              "set model.ctc_weight: 0 (method scratch or asr_init)")
+        if not self.frontend:
+            raise ConfigError(f"data.features: online needs {self.train_data}/conf/fbank.yaml, the FBank options "
+                              "of the dev features (stage 2 writes it)")
 
     def _asr_state(self) -> Dict[str, Any]:
         """The ASR checkpoint (possibly large), read once: set-up needs its CMVN statistics
