@@ -172,3 +172,22 @@ def test_shipped_official_dev_list():
     assert len(pairs) == 39
     assert ("IND", "G0760") in pairs and ("UK", "G00025") in pairs
     assert sum(1 for a, _ in pairs if a == "UK") == 8
+
+
+def test_test_speakers_held_out_from_the_tree(small_aesrc, dev_list, tmp_path):
+    """A corpus whose test speakers sit in the same tree (SAA-dev's lists/test_spk.txt): they form a
+    labelled data/test and stay out of train; both list formats are read."""
+    test_list = tmp_path / "test_spk.txt"
+    test_list.write_text("US-G00100\nIND G00200\n")
+    out = tmp_path / "data"
+    written = prepare_aesrc(small_aesrc, out, dev_list, test_spk_list=test_list)
+    assert set(written) == {"train", "dev", "test"}
+    test = read_mapping(out / "test" / "utt2spk")
+    assert set(test.values()) == {"US-G00100", "IND-G00200"}
+    assert read_mapping(out / "test" / "utt2accent")["US-G00100-G00100S1001"] == "US"
+    train = set(read_mapping(out / "train" / "utt2spk").values())
+    assert train.isdisjoint(test.values()) and train.isdisjoint(read_mapping(out / "dev" / "utt2spk").values())
+    clash = tmp_path / "clash.txt"
+    clash.write_text("IND-G0760\n")
+    with pytest.raises(CorpusError, match="share speakers"):
+        prepare_aesrc(small_aesrc, tmp_path / "o2", dev_list, test_spk_list=clash)

@@ -18,6 +18,9 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--sample-rate", type=int, default=16000)
     p.add_argument("--test-dir", type=Path, help="flat folder of AESRC2020-TESTSET-NNNNN.wav")
     p.add_argument("--test-labels", type=Path, help="'<utt> <ACCENT>' lines for the test set")
+    p.add_argument("--test-spk-list", type=Path,
+                   help="speakers of the corpus tree held out as the (labelled) test set, '<ACC> <SPK>' or "
+                        "'<ACC>-<SPK>' lines (e.g. lists/test_spk.txt of SAA-dev); instead of --test-dir")
     p.add_argument("--skip-bad", action="store_true", help="leave bad files out (listed in <set>/bad_utts) instead of stopping")
     p.add_argument("--convert-audio", action="store_true", help="resample/down-mix files that are not mono at --sample-rate, with sox")
     p.add_argument("--nj", type=int, default=4, help="parallel header reads")
@@ -34,6 +37,7 @@ def main() -> None:
         accents=[a for a in args.accents.split(",") if a] or None,
         test_dir=args.test_dir,
         test_labels=args.test_labels,
+        test_spk_list=args.test_spk_list,
         skip_bad=args.skip_bad,
         convert_audio=args.convert_audio,
         num_jobs=args.nj,

@@ -121,15 +121,19 @@ def read_transcript(path: Path) -> str:
 
 
 def read_dev_speakers(path: Path) -> Set[Tuple[str, str]]:
-    """Read a dev-speaker list: one ``<ACC> <SPK>`` pair per line (``#`` starts a comment)."""
+    """Read a speaker list: one speaker per line, as ``<ACC> <SPK>`` (the dev list's format) or as
+    the toolkit's speaker key ``<ACC>-<SPK>`` (``#`` starts a comment)."""
     pairs: Set[Tuple[str, str]] = set()
     with open(path, encoding="utf-8") as f:
         for lineno, line in enumerate(f, 1):
             fields = line.split("#", 1)[0].split()
             if not fields:
                 continue
+            if len(fields) == 1 and "-" in fields[0]:
+                fields = fields[0].split("-", 1)
             if len(fields) != 2:
-                raise CorpusError(f"{path}:{lineno}: expected '<ACCENT> <SPEAKER>', got {line.strip()!r}")
+                raise CorpusError(f"{path}:{lineno}: expected '<ACCENT> <SPEAKER>' or '<ACCENT>-<SPEAKER>', "
+                                  f"got {line.strip()!r}")
             pairs.add((fields[0], fields[1]))
     return pairs
 
@@ -252,12 +256,18 @@ def prepare_aesrc(
     skip_bad: bool = False,
     convert_audio: bool = False,
     num_jobs: int = 4,
+    test_spk_list: Optional[Path] = None,
 ) -> Dict[str, Path]:
     """Write ``out_dir/{train,dev[,test]}`` from an AESRC2020-layout corpus.
 
+    The test set is either the release's flat test folder (``test_dir``, labels from
+    ``test_labels``) or, for corpora in this layout that hold their test speakers in the same tree
+    (``lists/test_spk.txt`` of SAA-dev), the speakers of ``test_spk_list``, with their labels.
     Every bad file is collected first; then either all are reported in one error
     or, with ``skip_bad``, left out and listed in ``<set>/bad_utts``.
     """
+    if test_dir is not None and test_spk_list is not None:
+        raise CorpusError("give the test set either as a folder (test_dir) or as a speaker list (test_spk_list)")
     out_dir = Path(out_dir)
     utts, problems = scan_corpus(root, accents)
     problems += probe_all(utts, sample_rate, convert_audio, num_jobs)
@@ -273,17 +283,24 @@ def prepare_aesrc(
     missing = sorted(p for p in dev_pairs - present if p[0] in labels)
     if missing:
         log.warning("%s: %d dev speakers not in the corpus, e.g. %s", dev_spk_list, len(missing), missing[:3])
-    is_dev = {u.utt_id: (u.accent, u.spk_id.split("-", 1)[1]) in dev_pairs for u in utts}
-    sets = {"train": [u for u in utts if not is_dev[u.utt_id]], "dev": [u for u in utts if is_dev[u.utt_id]]}
+    held_out = {"dev": dev_pairs}
+    if test_spk_list is not None:
+        held_out["test"] = read_dev_speakers(test_spk_list)
+        both = sorted(dev_pairs & held_out["test"])
+        if both:
+            raise CorpusError(f"{dev_spk_list} and {test_spk_list} share speakers, e.g. {both[:3]}")
+    set_of = {}
+    for u in utts:
+        pair = (u.accent, u.spk_id.split("-", 1)[1])
+        set_of[u.utt_id] = next((name for name, pairs in held_out.items() if pair in pairs), "train")
+    sets = {name: [u for u in utts if set_of[u.utt_id] == name] for name in ["train", *held_out]}
     for name, members in sets.items():
         if not members:
-            raise CorpusError(f"{dev_spk_list}: the {name} set would be empty")
-    spk_of = {p.utt_id: p.utt_id.rsplit("-", 1)[0] for p in problems}
-    dev_spks = {u.spk_id for u in sets["dev"]}
-    bad_by_set = {
-        "dev": [p for p in problems if spk_of[p.utt_id] in dev_spks],
-        "train": [p for p in problems if spk_of[p.utt_id] not in dev_spks],
-    }
+            raise CorpusError(f"{test_spk_list if name == 'test' else dev_spk_list}: the {name} set would be empty")
+    spk_set = {u.spk_id: set_of[u.utt_id] for u in utts}
+    bad_by_set: Dict[str, List[Problem]] = {name: [] for name in sets}
+    for p in problems:
+        bad_by_set[spk_set.get(p.utt_id.rsplit("-", 1)[0], "train")].append(p)
     written = {}
     for name, members in sets.items():
         write_set(out_dir / name, members, labels, sample_rate, bad_by_set[name])
