@@ -290,7 +290,7 @@ class Trainer:
         self.optimizer = opt_cls(params, lr=float(oc["lr"]), betas=tuple(oc["betas"]), eps=float(oc["eps"]),
                                  weight_decay=float(oc["weight_decay"]))
         total = int(train_cfg["epochs"]) * self.steps_per_epoch
-        self.scheduler = WarmupScheduler.from_config(self.optimizer, oc["scheduler"], total)
+        self.scheduler = WarmupScheduler.from_config(self.optimizer, oc["scheduler"], total, self.steps_per_epoch)
 
         # mixed precision
         amp = train_cfg["amp"] or "none"
