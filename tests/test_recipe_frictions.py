@@ -63,3 +63,109 @@ def test_jobs_get_the_threads_of_their_allocation(tmp_path) -> None:
     assert _run_pl(tmp_path) == "threads 1 1"
     # (torch caps its pool at the machine's cores)
     assert _run_pl(tmp_path, "--num-threads", "3").endswith(" 3")
+
+
+# ------------------------------------------------------------------------------------------------
+# run.sh
+
+
+def run_recipe(recipe: Path, *args: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"])
+    env.pop("cmd_backend", None)
+    return subprocess.run(["./run.sh", *args], cwd=recipe, env=env, capture_output=True, text=True, timeout=600)
+
+
+@pytest.fixture
+def recipe(tmp_path) -> Path:
+    from conftest import recipe_copy
+
+    r = recipe_copy(tmp_path)
+    (tmp_path / "aesrc").mkdir()
+    (tmp_path / "libri").mkdir()
+    return r
+
+
+def test_empty_finetune_config_switches_the_step_off(recipe) -> None:
+    r = run_recipe(recipe, "--aesrc-root", "../aesrc", "--librispeech-root", "../libri", "--stage", "4",
+                   "--stop-stage", "4", "--asr-config", "", "--asr-finetune-config", "")
+    out = r.stdout + r.stderr
+    assert r.returncode == 0, out
+    assert "Stage 4: no ASR config, nothing to pretrain" in out and "training" not in out
+    assert not (recipe / "data").exists()  # no combined LibriSpeech + accent set either
+
+
+def test_real_accents_with_the_demo_librispeech_leave_out_the_asr_methods(recipe) -> None:
+    configs = "conf/demo/hybrid/scratch.yaml conf/demo/hybrid/mtl.yaml conf/demo/hybrid/hybrid.yaml"
+    common = ["--aesrc-root", "../aesrc", "--stage", "4", "--stop-stage", "4", "--accent-configs", configs]
+    r = run_recipe(recipe, *common)
+    out = r.stdout + r.stderr
+    assert r.returncode == 0, out
+    assert "WARNING: a real accent corpus (../aesrc) but no --librispeech-root" in out
+    assert "leaving out stage 4 and the asr_init/mtl/hybrid configs" in out
+    assert "conf/demo/hybrid/mtl.yaml: left out (needs ASR checkpoint)" in out
+    assert "1 accent config(s) (stage 5): conf/demo/hybrid/scratch.yaml" in out
+    assert "Stage 4: no ASR config" in out
+    # on request they stay
+    r = run_recipe(recipe, *common, "--allow-demo-asr", "true", "--asr-config", "none", "--asr-finetune-config", "none")
+    out = r.stdout + r.stderr
+    assert r.returncode == 0 and "--allow-demo-asr true: training stage 4" in out
+    assert f"3 accent config(s) (stage 5): {configs}" in out
+
+
+def test_presets(recipe) -> None:
+    common = ["--aesrc-root", "../aesrc", "--librispeech-root", "../libri", "--stage", "4", "--stop-stage", "4",
+              "--asr-config", "none", "--asr-finetune-config", "none"]
+    # real corpora by default: every paper row, with a warning about the cost
+    r = run_recipe(recipe, *common)
+    out = r.stdout + r.stderr
+    assert r.returncode == 0, out
+    n = len([p for d in ("baseline", "sarnet", "hybrid") for p in (recipe / "conf" / d).glob("*.yaml")
+             if p.name != "base.yaml"])
+    assert f"Preset paper: 0 ASR config(s) (stage 4), {n} accent config(s)" in out and n > 40
+    assert "WARNING: preset paper trains every row of the papers' tables" in out and "--preset real" in out
+    # --preset real: conf/real/*.yaml but its base and ASR configs
+    real = recipe / "conf" / "real"
+    r = run_recipe(recipe, *common[:-4], "--preset", "real", "--stop-stage", "4")
+    assert r.returncode == 1 and "--preset real: conf/real/ holds no accent configs" in r.stderr
+    for name in ("base.yaml", "asr_small.yaml", "asr_small_ft.yaml", "ecapa.yaml", "resnet.yaml"):
+        (real / name).write_text("task: accent\n")
+    r = run_recipe(recipe, *common, "--preset", "real")
+    out = r.stdout + r.stderr
+    assert r.returncode == 0, out
+    assert "Preset real: 0 ASR config(s) (stage 4), 2 accent config(s) (stage 5): conf/real/ecapa.yaml " \
+        "conf/real/resnet.yaml" in out and "WARNING: preset paper" not in out
+    r = run_recipe(recipe, *common[:-4], "--preset", "real", "--stage", "9")  # the lists, nothing run
+    assert "Preset" not in r.stdout and r.returncode == 0
+
+
+def test_one_sample_rate_for_every_stage(tmp_path) -> None:
+    """8 kHz accent audio with --sample-rate 8000: stage 1 accepts it, LibriSpeech (16 kHz) is resampled,
+    stage 2 computes 8 kHz FBank for every set."""
+    from conftest import make_aesrc, recipe_copy, write_wav
+    from test_librispeech import make_librispeech
+
+    from accent.data.kaldi_dir import read_mapping
+    from accent.features.fbank import FbankConfig
+
+    root = make_aesrc(tmp_path / "aesrc", {"US": ["G00001", "G00002"], "UK": ["G00003", "G00004"]})
+    for i, wav in enumerate(sorted(root.rglob("*.wav"))):
+        write_wav(wav, 0.6, sample_rate=8000, seed=i)
+    dev = tmp_path / "dev.list"
+    dev.write_text("US G00001\nUK G00003\n")
+    libri = tmp_path / "libri"
+    make_librispeech(libri, "train-clean-100", utts=2)
+    make_librispeech(libri, "dev-clean", speakers=(40,), utts=2)
+    recipe = recipe_copy(tmp_path)
+    r = run_recipe(recipe, "--aesrc-root", str(root), "--dev-spk-list", str(dev), "--librispeech-root", str(libri),
+                   "--stage", "1", "--stop-stage", "2", "--nj", "1", "--sample-rate", "8000")
+    out = r.stdout + r.stderr
+    assert r.returncode == 0, out
+    assert "LibriSpeech (16 kHz) resampled to 8000 Hz" in out
+    for name in ("train", "dev", "libri_train", "libri_dev"):
+        d = recipe / "data" / name
+        assert FbankConfig.from_yaml(d / "conf" / "fbank.yaml").sample_rate == 8000
+        assert len(read_mapping(d / "feats.scp")) == len(read_mapping(d / "wav.scp"))
+    wav_scp = read_mapping(recipe / "data" / "libri_train" / "wav.scp")
+    assert all(v.startswith("sox ") and "-r 8000" in v and v.endswith("|") for v in wav_scp.values())
+    assert set(read_mapping(recipe / "data" / "libri_train" / "converted_audio")) == set(wav_scp)
+    assert "converted_audio" not in {p.name for p in (recipe / "data" / "train").iterdir()}  # already 8 kHz
