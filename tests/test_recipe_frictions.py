@@ -169,3 +169,38 @@ def test_one_sample_rate_for_every_stage(tmp_path) -> None:
     assert all(v.startswith("sox ") and "-r 8000" in v and v.endswith("|") for v in wav_scp.values())
     assert set(read_mapping(recipe / "data" / "libri_train" / "converted_audio")) == set(wav_scp)
     assert "converted_audio" not in {p.name for p in (recipe / "data" / "train").iterdir()}  # already 8 kHz
+
+
+def test_stage6_without_plots_merges_results_and_scores_the_averaged_checkpoint(tmp_path) -> None:
+    import yaml
+
+    from conftest import recipe_copy
+    from test_dataset import make_corpus
+    from test_train import tiny_accent
+
+    from accent.training import Trainer
+
+    torch.set_num_threads(1)
+    recipe = recipe_copy(tmp_path)
+    data = make_corpus(recipe)
+    tiny = recipe / "conf" / "tiny"
+    tiny.mkdir()
+    for name, over in (("a", {}), ("b", {"train__average_last": 2})):
+        cfg = resolve_config(tiny_accent(train__epochs=2, **over))
+        (tiny / f"{name}.yaml").write_text(yaml.safe_dump(cfg))
+        Trainer(cfg, recipe / "exp" / f"tiny_{name}", data["train"], data["dev"], device="cpu").run()
+    assert (recipe / "exp" / "tiny_b" / "avg_2.pt").is_file()
+    common = ["--stage", "6", "--stop-stage", "6", "--plots", "false", "--score-opts", "--num-threads 1"]
+    for name in ("a", "b"):  # two stage-6 calls, one experiment each
+        r = run_recipe(recipe, *common, "--accent-configs", f"conf/tiny/{name}.yaml")
+        assert r.returncode == 0, r.stdout + r.stderr
+    for name in ("a", "b"):
+        exp = recipe / "exp" / f"tiny_{name}"
+        assert not (exp / "plots").exists() or not list((exp / "plots").glob("embeddings_*"))
+        assert not list(exp.glob("decode_train*"))  # no training subsample decoded for plots
+    rows = {ln.strip("|").split("|")[0].strip(): [c.strip() for c in ln.strip("|").split("|")]
+            for ln in (recipe / "RESULTS.md").read_text().splitlines() if ln.startswith("| tiny_")}
+    assert sorted(rows) == ["tiny_a", "tiny_b"]
+    assert rows["tiny_a"][-2] == "best.pt" and rows["tiny_b"][-2] == "avg_2.pt"
+    assert (recipe / "exp" / "tiny_b" / "decode_dev_avg_2" / "predictions.tsv").is_file()
+    assert "Checkpoint: `exp/tiny_b/avg_2.pt`" in (recipe / "exp" / "tiny_b" / "results.md").read_text()

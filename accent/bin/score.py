@@ -74,10 +74,7 @@ def main() -> None:
     if args.checkpoint and not (exp / args.checkpoint).is_file() and Path(args.checkpoint).is_file():
         ckpt_path = Path(args.checkpoint)
     else:
-        try:
-            ckpt_path = experiment_checkpoint(exp, args.checkpoint)
-        except FileNotFoundError as e:
-            raise FileNotFoundError(f"{e} (is {exp} trained?)") from None
+        ckpt_path = experiment_checkpoint(exp, args.checkpoint)
     sets: Dict[str, Tuple[Path, Optional[int]]] = {n: (d, args.max_embed_utts) for n, d in args.embed_data}
     sets.update({n: (d, None) for n, d in args.data})  # a set given both ways is decoded whole
     title = f"{exp.name} ({ckpt_path.name})"
