@@ -25,7 +25,9 @@ import numpy as np
 import pytest
 
 from accent.data.kaldi_dir import DataDirError
-from accent.evaluation.decode import Decoded, decode_dir, read_embeddings, read_predictions, write_decode_dir
+from accent.evaluation.decode import (
+    Decoded, decode_dir, decode_scores, read_embeddings, read_predictions, write_decode_dir,
+)
 from accent.evaluation.results_table import commit_of, config_name, load_experiment, results_table
 from accent.evaluation.scoring import (
     accent_order, confusion_text, score, summary_csv, summary_markdown, write_set_results,
@@ -80,13 +82,13 @@ def test_text_renderings() -> None:
     # a second set without UK: its cell is "-", the columns stay in AESRC order
     other = score(["CHN", "US"], ["CHN", "CHN"], MODEL_LABELS)
     rows = list(csv.reader(io.StringIO(summary_csv({"dev": s, "test": other}))))
-    assert rows == [["set", "utts", "US", "UK", "CHN", "acc", "macro"],
-                    ["dev", "10", "50.00", "50.00", "75.00", "60.00", "58.33"],
-                    ["test", "2", "0.00", "-", "100.00", "50.00", "50.00"]]
+    assert rows == [["set", "unit", "n", "US", "UK", "CHN", "acc", "macro"],
+                    ["dev", "utt", "10", "50.00", "50.00", "75.00", "60.00", "58.33"],
+                    ["test", "utt", "2", "0.00", "-", "100.00", "50.00", "50.00"]]
     md = summary_markdown({"dev": s}, "exp/x").splitlines()
     assert md[0] == "# exp/x"
-    assert [c.strip() for c in md[-1].strip("|").split("|")] == ["dev", "10", "50.00", "50.00", "75.00", "60.00",
-                                                                 "58.33"]
+    assert [c.strip() for c in md[-1].strip("|").split("|")] == ["dev", "utt", "10", "50.00", "50.00", "75.00",
+                                                                 "60.00", "58.33"]
 
 
 def test_set_results_files(tmp_path: Path) -> None:
@@ -146,9 +148,33 @@ def test_results_table_rows(tmp_path: Path) -> None:
     assert config_name(a) == "n/a" and config_name(b) == "conf/sarnet/softmax.yaml"
     lines = results_table([load_experiment(a), load_experiment(b)]).splitlines()
     cells = [[c.strip() for c in ln.strip("|").split("|")] for ln in lines]
-    assert cells[0] == ["experiment", "config", "US", "UK", "CHN", "dev acc", "dev macro", "test acc", "commit"]
-    assert cells[2] == ["a", "n/a", "50.00", "50.00", "75.00", "60.00", "58.33", "50.00", "0123456789-dirty"]
-    assert cells[3] == ["b", "conf/sarnet/softmax.yaml", "100.00", "100.00", "100.00", "100.00", "100.00", "-",
-                        "n/a"]
+    assert cells[0] == ["experiment", "config", "US", "UK", "CHN", "dev acc", "dev macro", "dev spk acc",
+                        "test acc", "test spk acc", "checkpoint", "commit"]
+    # fake_decode has no utt2spk: no speaker-level column values
+    assert cells[2] == ["a", "n/a", "50.00", "50.00", "75.00", "60.00", "58.33", "-", "50.00", "-", "best.pt",
+                        "0123456789-dirty"]
+    assert cells[3] == ["b", "conf/sarnet/softmax.yaml", "100.00", "100.00", "100.00", "100.00", "100.00", "-", "-",
+                        "-", "best.pt", "n/a"]
     with pytest.raises(FileNotFoundError, match="no such experiment"):
         load_experiment(tmp_path / "exp" / "missing")
+
+
+def test_predictions_keep_tiny_posteriors_and_speakers_sum_log_posteriors(tmp_path: Path) -> None:
+    from accent.evaluation.aggregate import group_decisions
+
+    labels = ["US", "UK"]
+    # a confident (circle-loss-like) model: posteriors that 4 decimals would round to exact zeros
+    logp = np.log(np.array([[1 - 1e-30, 1e-30], [1 - 2e-9, 2e-9], [1e-12, 1 - 1e-12]]))
+    d = Decoded(utts=["a-1", "a-2", "b-1"], refs=["US", "US", "UK"], hyps=["US", "US", "UK"],
+                posteriors=np.exp(logp), embeddings=np.zeros((3, 2), np.float32), labels=labels,
+                log_posteriors=logp, utt2spk={"a-1": "a", "a-2": "a", "b-1": "b"})
+    out = decode_dir(tmp_path / "exp", "dev")
+    write_decode_dir(out, "dev", d)
+    p = read_predictions(out / "predictions.tsv")
+    np.testing.assert_allclose(p.log_posteriors, logp, rtol=1e-7)
+    g = group_decisions(p.utts, p.log_posteriors, {"a-1": "a", "a-2": "a", "b-1": "b"}, labels)
+    assert g.groups == ["a", "b"] and g.hyps == ["US", "UK"] and g.members == [[0, 1], [2]]
+    np.testing.assert_allclose(g.log_posteriors[0], logp[0] + logp[1])
+    assert "| dev | spk  | 2 |" in summary_markdown({"dev": decode_scores(out)}, "x")
+    with pytest.raises(ValueError, match="a has utterances labelled UK, US"):
+        g.refs(["US", "UK", "UK"], "utt2spk")

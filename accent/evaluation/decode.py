@@ -1,9 +1,11 @@
 """Run a trained accent model over a data dir's features: predictions, posteriors, embeddings.
 
 The features are normalised with the checkpoint's own normaliser (the statistics the model was
-trained with), in eval mode, without SpecAugment.  ``predictions.tsv`` and the Kaldi
-``embeddings.ark/scp`` are the outputs of a decode directory; the scores are computed from
-``predictions.tsv`` (see :mod:`accent.evaluation.scoring`).
+trained with), in eval mode, without SpecAugment.  ``predictions.tsv`` (natural-log posteriors,
+``logp_<label>`` columns, 8 significant digits: sums over a speaker's utterances stay exact where
+rounded probabilities would be 0), the Kaldi ``embeddings.ark/scp`` and the set's ``utt2spk`` are
+the outputs of a decode directory; the scores, per utterance and per speaker, are computed from
+them (see :mod:`accent.evaluation.scoring`).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import kaldiio
 import numpy as np
 import torch
 
-from accent.data.kaldi_dir import DataDirError, write_text_atomic
+from accent.data.kaldi_dir import DataDirError, read_mapping, write_mapping, write_text_atomic
 from accent.dataset import BucketBatchSampler, FeatsDataset, FeatureNormalizer, make_loader
 from accent.features.fbank import FbankConfig
 
@@ -39,6 +41,12 @@ class Decoded:
     posteriors: np.ndarray           # (N, num_labels)
     embeddings: np.ndarray           # (N, embed_dim)
     labels: List[str]                # the model's labels (posterior columns)
+    log_posteriors: Optional[np.ndarray] = None   # (N, num_labels); None: log of ``posteriors``
+    utt2spk: Optional[Dict[str, str]] = None      # of the decoded utterances (None: the set has none)
+
+    def log_post(self) -> np.ndarray:
+        from .aggregate import log_posteriors
+        return self.log_posteriors if self.log_posteriors is not None else log_posteriors(self.posteriors)
 
 
 def check_frontend(ckpt: Mapping[str, Any], data_dir: Path) -> None:
@@ -116,18 +124,28 @@ def decode(model: torch.nn.Module, ckpt: Mapping[str, Any], data_dir: Path, devi
         index.extend(batch["index"])
         if batch["labels"] is not None:
             refs.extend(batch["labels"].tolist())
-        post.append(torch.softmax(out["logits"].float(), dim=-1).cpu().numpy())
+        post.append(torch.log_softmax(out["logits"].float(), dim=-1).cpu().numpy())
         emb.append(out["embedding"].float().cpu().numpy())
 
     order = np.argsort(index)  # back to feats.scp order (the batches are sorted by length)
-    posteriors = np.concatenate(post)[order]
+    log_post = np.concatenate(post)[order]
+    utts = [utts[i] for i in order]
+    spk_path = Path(data_dir) / "utt2spk"
+    utt2spk = None
+    if spk_path.is_file():
+        spk = read_mapping(spk_path)
+        utt2spk = {u: spk[u] for u in utts if u in spk}
+        if len(utt2spk) < len(utts):
+            raise DataDirError(f"{spk_path}: no entry for {next(u for u in utts if u not in spk)}")
     return Decoded(
-        utts=[utts[i] for i in order],
+        utts=utts,
         refs=[labels[refs[i]] for i in order] if refs else None,
-        hyps=[labels[int(k)] for k in posteriors.argmax(-1)],
-        posteriors=posteriors,
+        hyps=[labels[int(k)] for k in log_post.argmax(-1)],
+        posteriors=np.exp(log_post),
         embeddings=np.concatenate(emb)[order],
         labels=labels,
+        log_posteriors=log_post,
+        utt2spk=utt2spk,
     )
 
 
@@ -141,14 +159,17 @@ def decode_dir(exp_dir: Path, set_name: str, checkpoint: str = "best.pt") -> Pat
     return Path(exp_dir) / (f"decode_{set_name}" if stem == "best" else f"decode_{set_name}_{stem}")
 
 
+LOGP = "logp_"  # prefix of the log-posterior columns of predictions.tsv
+
+
 def write_predictions(path: Path, d: Decoded) -> None:
-    """``utt ref hyp <posterior per label>`` lines (tab-separated, with a header)."""
+    """``utt ref hyp <log-posterior per label>`` lines (tab-separated, with a ``logp_<label>`` header)."""
     buf = io.StringIO()
     w = csv.writer(buf, delimiter="\t", lineterminator="\n")
-    w.writerow(["utt", "ref", "hyp", *d.labels])
+    w.writerow(["utt", "ref", "hyp", *(LOGP + lab for lab in d.labels)])
     refs = d.refs or [NO_LABEL] * len(d.utts)
-    for utt, ref, hyp, p in zip(d.utts, refs, d.hyps, d.posteriors):
-        w.writerow([utt, ref, hyp, *(f"{x:.4f}" for x in p)])
+    for utt, ref, hyp, p in zip(d.utts, refs, d.hyps, d.log_post()):
+        w.writerow([utt, ref, hyp, *(f"{x:.8g}" for x in p)])
     write_text_atomic(path, buf.getvalue())
 
 
@@ -158,6 +179,7 @@ class Predictions:
     refs: Optional[List[str]]
     hyps: List[str]
     labels: List[str]
+    log_posteriors: Optional[np.ndarray] = None  # (N, len(labels))
 
 
 def read_predictions(path: Path) -> Predictions:
@@ -174,7 +196,17 @@ def read_predictions(path: Path) -> Predictions:
         raise DataDirError(f"{path}: line {bad[0]} has {len(body[bad[0] - 2])} fields, the header {len(rows[0])}")
     refs = [r[1] for r in body]
     labelled = all(r != NO_LABEL for r in refs)
-    return Predictions([r[0] for r in body], refs if labelled else None, [r[2] for r in body], rows[0][3:])
+    columns = rows[0][3:]
+    try:
+        values = np.array([[float(x) for x in r[3:]] for r in body], dtype=np.float64).reshape(len(body), len(columns))
+    except ValueError as e:
+        raise DataDirError(f"{path}: a posterior column is not a number ({e})") from None
+    if all(c.startswith(LOGP) for c in columns):
+        labels = [c[len(LOGP):] for c in columns]
+    else:  # written before log-posteriors: probabilities rounded to 4 decimals
+        from .aggregate import log_posteriors
+        labels, values = columns, log_posteriors(values)
+    return Predictions([r[0] for r in body], refs if labelled else None, [r[2] for r in body], labels, values)
 
 
 def write_embeddings(ark: Path, utts: Sequence[str], embeddings: np.ndarray) -> Path:
@@ -215,24 +247,44 @@ OUTPUTS = ("predictions.tsv", "embeddings.ark", "embeddings.scp")
 SCORED_OUTPUTS = ("results.md", "results.csv", "confusion.txt", "confusion.png")
 
 
-def decode_outputs(out_dir: Path, labelled: bool) -> List[Path]:
-    return [Path(out_dir) / f for f in OUTPUTS + (SCORED_OUTPUTS if labelled else ())]
+def decode_outputs(out_dir: Path, labelled: bool, with_speakers: bool = False) -> List[Path]:
+    names = OUTPUTS + (SCORED_OUTPUTS if labelled else ()) + (("utt2spk",) if with_speakers else ())
+    return [Path(out_dir) / f for f in names]
 
 
 def decode_sources(checkpoint: Path, data_dir: Path) -> List[Path]:
-    return [Path(checkpoint), Path(data_dir) / "feats.scp", Path(data_dir) / "utt2accent"]
+    return [Path(checkpoint), Path(data_dir) / "feats.scp", Path(data_dir) / "utt2accent", Path(data_dir) / "utt2spk"]
+
+
+def decode_scores(out_dir: Path):
+    """The scores of a decode directory (per utterance, and per speaker where it holds an
+    ``utt2spk``), or None for an unlabelled set."""
+    from .scoring import score_with_speakers
+
+    out_dir = Path(out_dir)
+    p = read_predictions(out_dir / "predictions.tsv")
+    if p.refs is None:
+        return None
+    spk = out_dir / "utt2spk"
+    utt2spk = read_mapping(spk) if spk.is_file() else None
+    return score_with_speakers(p.utts, p.refs, p.hyps, p.labels, p.log_posteriors, utt2spk, str(spk))
 
 
 def write_decode_dir(out_dir: Path, name: str, d: Decoded, source: str = "") -> None:
     """predictions.tsv, embeddings.ark/scp and, for a labelled set, its scores and confusion matrix."""
     from .plots import plot_confusion
-    from .scoring import score, write_set_results
+    from .scoring import score_with_speakers, write_set_results
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     write_embeddings(out_dir / "embeddings.ark", d.utts, d.embeddings)
+    if d.utt2spk is not None:
+        write_mapping(out_dir / "utt2spk", d.utt2spk)
+    elif (out_dir / "utt2spk").exists():
+        (out_dir / "utt2spk").unlink()
     if d.refs is not None:
-        s = score(d.refs, d.hyps, d.labels)
+        s = score_with_speakers(d.utts, d.refs, d.hyps, d.labels, d.log_post(), d.utt2spk,
+                                str(out_dir / "utt2spk"))
         write_set_results(out_dir, name, s, source)
         plot_confusion(s, out_dir / "confusion.png", f"{source or name}\n{name}: accuracy {100 * s.accuracy:.2f}%, "
                                                      f"macro {100 * s.macro:.2f}%")

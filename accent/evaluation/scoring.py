@@ -7,6 +7,8 @@
   the reference (not skewed by unbalanced sets).
 * The confusion matrix (rows: reference, columns: prediction) over the model's labels plus any other
   label seen, in the same order.
+* The same scores per speaker (``utt2spk``): one decision per speaker from the summed
+  log-posteriors of its utterances (:mod:`accent.evaluation.aggregate`).
 
 Pure functions; the text and file renderings are at the end.
 """
@@ -47,6 +49,7 @@ class Score:
     utterances: int
     labels: List[str] = field(default_factory=list)   # confusion matrix axes
     confusion: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.int64))
+    speakers: Optional["Score"] = None  # the per-speaker scores of the same set (``utterances`` = speakers)
 
 
 def score(refs: Sequence[str], hyps: Sequence[str], labels: Optional[Sequence[str]] = None) -> Score:
@@ -68,6 +71,20 @@ def score(refs: Sequence[str], hyps: Sequence[str], labels: Optional[Sequence[st
         accuracy=float(np.trace(cm) / cm.sum()), macro=float(np.mean(list(per_accent.values()))),
         utterances=len(refs), labels=axes, confusion=cm,
     )
+
+
+def score_with_speakers(utts: Sequence[str], refs: Sequence[str], hyps: Sequence[str], labels: Sequence[str],
+                        log_posteriors: Optional[np.ndarray] = None, utt2spk: Optional[Mapping[str, str]] = None,
+                        where: str = "utt2spk") -> Score:
+    """:func:`score` per utterance, with ``.speakers`` the per-speaker score when ``utt2spk`` and
+    the log-posteriors (columns: ``labels``) are given."""
+    s = score(refs, hyps, labels)
+    if utt2spk is not None and log_posteriors is not None:
+        from .aggregate import group_decisions
+
+        g = group_decisions(utts, log_posteriors, utt2spk, labels, where)
+        s.speakers = score(g.refs(refs, where), g.hyps, labels)
+    return s
 
 
 # ------------------------------------------------------------------------------------------------
@@ -95,24 +112,36 @@ def summary_columns(scores: Mapping[str, Score]) -> List[str]:
     return accent_order(a for s in scores.values() for a in s.accents)
 
 
+SUMMARY_HEADER = ("set", "unit", "n")  # then the accents, acc, macro
+
+
 def summary_rows(scores: Mapping[str, Score]) -> List[List[str]]:
-    """One row per set: name, utterances, per-accent accuracy (%), total accuracy, macro."""
+    """Per set a row of utterance-level scores (unit ``utt``) and, when scored, one of speaker-level
+    scores (unit ``spk``): name, unit, count, per-accent accuracy (%), total accuracy, macro."""
     cols = summary_columns(scores)
-    return [[name, str(s.utterances), *(pct(s.per_accent.get(a)) for a in cols), pct(s.accuracy), pct(s.macro)]
-            for name, s in scores.items()]
+    rows = []
+    for name, s in scores.items():
+        for unit, x in (("utt", s), ("spk", s.speakers)):
+            if x is not None:
+                rows.append([name, unit, str(x.utterances), *(pct(x.per_accent.get(a)) for a in cols),
+                             pct(x.accuracy), pct(x.macro)])
+    return rows
 
 
-def summary_markdown(scores: Mapping[str, Score], title: str) -> str:
-    header = ["set", "utts", *summary_columns(scores), "acc", "macro"]
-    return (f"# {title}\n\nAccuracy (%) per accent (AESRC order), over all utterances (acc) and the mean "
-            f"over accents (macro).\n\n" + markdown_table(header, summary_rows(scores)))
+def summary_markdown(scores: Mapping[str, Score], title: str, checkpoint: str = "") -> str:
+    header = [*SUMMARY_HEADER, *summary_columns(scores), "acc", "macro"]
+    ckpt = f"Checkpoint: `{checkpoint}`.\n\n" if checkpoint else ""
+    return (f"# {title}\n\n{ckpt}Accuracy (%) per accent (AESRC order), over all utterances or speakers (acc) "
+            "and the mean over accents (macro); unit `utt`: one decision per utterance, `spk`: one per speaker "
+            "(utt2spk), from the summed log-posteriors of its utterances.\n\n"
+            + markdown_table(header, summary_rows(scores), left=2))
 
 
 def summary_csv(scores: Mapping[str, Score]) -> str:
     """The table of :func:`summary_markdown` as CSV (accuracies in %)."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["set", "utts", *summary_columns(scores), "acc", "macro"])
+    w.writerow([*SUMMARY_HEADER, *summary_columns(scores), "acc", "macro"])
     w.writerows(summary_rows(scores))
     return buf.getvalue()
 
@@ -140,8 +169,18 @@ def set_markdown(name: str, s: Score, source: str = "") -> str:
     rows.append(["total", str(s.utterances), str(sum(s.correct.values())), pct(s.accuracy)])
     rows.append(["macro", "", "", pct(s.macro)])
     src = f"\n{source}\n" if source else ""
-    return (f"# {name}\n{src}\n" + markdown_table(["accent", "utts", "correct", "acc (%)"], rows)
-            + "\n```\n" + confusion_text(s) + "```\n")
+    out = (f"# {name}\n{src}\n" + markdown_table(["accent", "utts", "correct", "acc (%)"], rows)
+           + "\n```\n" + confusion_text(s) + "```\n")
+    if s.speakers is not None:
+        k = s.speakers
+        rows = [[a, str(k.counts[a]), str(k.correct[a]), pct(k.per_accent[a])] for a in k.accents]
+        rows.append(["total", str(k.utterances), str(sum(k.correct.values())), pct(k.accuracy)])
+        rows.append(["macro", "", "", pct(k.macro)])
+        out += ("\n## per speaker\n\nOne decision per speaker (utt2spk): the summed log-posteriors of its "
+                "utterances.\n\n" + markdown_table(["accent", "spks", "correct", "acc (%)"], rows)
+                + "\n```\n" + confusion_text(k).replace("(utterances)", "(speakers)")
+                .replace("of its utterances", "of its speakers") + "```\n")
+    return out
 
 
 def write_set_results(out_dir: Path, name: str, s: Score, source: str = "") -> None:

@@ -5,9 +5,9 @@ embedding (B,E))`` on numpy arrays and has ``meta`` (:func:`accent.export.graph.
 :func:`open_model` picks one from a path: an experiment directory, a checkpoint, a TorchScript
 file or an ``.onnx`` file.
 
-From an experiment directory the checkpoint is ``avg_N.pt`` when the config asked for an average
-of the last N epochs (``train.average_last``, as the AESRC baseline reports) and it exists, else
-``best.pt`` (the best dev epoch): the model the recipe's results describe.
+From an experiment directory the checkpoint is the one
+:func:`accent.training.checkpoint.experiment_checkpoint` picks (``avg_N.pt`` when the config
+averages the last N epochs and it exists, else ``best.pt``): the model stage 6 scored.
 """
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ from typing import Optional, Tuple, Union
 
 import numpy as np
 import torch
-import yaml
 
 from accent.export.exporter import EXTRA_FILE, is_onnx, is_torchscript, parse_metadata
 from accent.export.graph import METADATA_KEY, graph_from_checkpoint
+from accent.training.checkpoint import experiment_checkpoint  # noqa: F401 (the one rule, re-exported)
 
 log = logging.getLogger(__name__)
 
@@ -101,25 +101,6 @@ class OnnxBackend:
         post, emb = self.session.run(None, {"feats": np.ascontiguousarray(feats, dtype=np.float32),
                                             "lengths": np.ascontiguousarray(lengths, dtype=np.int64)})
         return post, emb
-
-
-def experiment_checkpoint(exp_dir: Union[str, Path], checkpoint: Optional[str] = None) -> Path:
-    """The checkpoint of an experiment directory to run (see the module docstring)."""
-    exp_dir = Path(exp_dir)
-    if checkpoint:
-        path = exp_dir / checkpoint
-        if not path.is_file():
-            raise FileNotFoundError(f"{path}: no such checkpoint")
-        return path
-    average = 0
-    if (exp_dir / "config.yaml").is_file():
-        cfg = yaml.safe_load((exp_dir / "config.yaml").read_text(encoding="utf-8")) or {}
-        average = int(((cfg.get("train") or {}).get("average_last")) or 0)
-    candidates = ([exp_dir / f"avg_{average}.pt"] if average > 0 else []) + [exp_dir / "best.pt"]
-    for path in candidates:
-        if path.is_file():
-            return path
-    raise FileNotFoundError(f"{exp_dir}: no {' or '.join(p.name for p in candidates)} (has training finished?)")
 
 
 def open_model(path: Union[str, Path], device: str = "cpu", threads: Optional[int] = None,

@@ -44,10 +44,14 @@ class TaskProcess:
         """
         write_header(task.log_path, task.command)
         started = time.monotonic()
+        # the job's CPU allocation (--num-threads), not the machine's core count, sizes the thread
+        # pools of torch, numpy and MKL: jobs side by side would otherwise oversubscribe the cores
+        env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
         with open(task.log_path, "ab") as log:
             try:
                 proc: Optional[subprocess.Popen] = subprocess.Popen(
                     ["bash", "-c", task.command],
+                    env=env,
                     stdin=subprocess.DEVNULL,
                     stdout=log,
                     stderr=subprocess.STDOUT,

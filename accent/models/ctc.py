@@ -37,20 +37,38 @@ def ctc_loss(
 ) -> torch.Tensor:
     """CTC loss of batch-first log-probs (B, T, V).
 
-    ``targets`` is padded (B, S) or concatenated (sum(target_lengths),); ``zero_infinity=True``
-    (an utterance whose target cannot fit in its frames contributes 0).  ``reduction="mean"``
-    divides each utterance's loss by its target length, then averages (PyTorch's); "sum" and
-    "none" as in ``F.ctc_loss``.  Computed in float32.
+    ``targets`` is padded (B, S); ``zero_infinity=True`` (an utterance whose target cannot fit in
+    its frames contributes 0).  An utterance with an empty target has no transcript
+    (:func:`accent.text.normalize.is_transcribed`): it contributes 0 and is not counted, so
+    ``reduction="mean"`` divides each loss by its target length and averages over the utterances
+    *with* targets (0, still part of the graph, when none has one); "sum" sums them and "none"
+    gives 0 for the others.  Computed in float32.
     """
-    return F.ctc_loss(
+    per_utt = F.ctc_loss(
         log_probs.transpose(0, 1).float(),
         targets.long(),
         lengths.long(),
         target_lengths.long(),
         blank=blank,
-        reduction=reduction,
+        reduction="none",
         zero_infinity=True,
     )
+    has = target_lengths.to(per_utt.device) > 0
+    # where, not a product: an empty target's all-blank loss must not reach the gradient
+    per_utt = torch.where(has, per_utt, torch.zeros_like(per_utt))
+    if reduction == "none":
+        return per_utt
+    if reduction == "sum":
+        return per_utt.sum()
+    if reduction != "mean":
+        raise ValueError(f"reduction must be mean, sum or none; got {reduction!r}")
+    norm = per_utt / target_lengths.to(per_utt.device).clamp_min(1)
+    return norm.sum() / has.sum().clamp_min(1)
+
+
+def ctc_carriers(target_lengths: Optional[torch.Tensor]) -> int:
+    """How many utterances of a batch carry a CTC target (a non-empty one)."""
+    return 0 if target_lengths is None else int((target_lengths > 0).sum())
 
 
 def greedy_decode(log_probs: torch.Tensor, lengths: Optional[torch.Tensor] = None, blank: int = 0) -> List[List[int]]:

@@ -26,6 +26,7 @@ from typing import List, Sequence, Union
 import sentencepiece as spm
 
 from accent.data.kaldi_dir import DataDirError, read_mapping
+from accent.text.normalize import UNK_WORD, is_transcribed
 from accent.text.units import BLANK, SOS_EOS, UNK, write_bytes_if_changed, write_text_if_changed, write_units
 
 log = logging.getLogger(__name__)
@@ -43,13 +44,20 @@ class BpeError(ValueError):
 
 
 def read_sentences(data_dirs: Sequence[os.PathLike]) -> List[str]:
-    """The transcripts (without utterance IDs) of the data dirs' ``text`` files, in order."""
+    """The transcripts (without utterance IDs) of the data dirs' ``text`` files, in order; the
+    untranscribed ones (empty or with ``<UNK>``, :func:`accent.text.normalize.is_transcribed`) are
+    left out, so that ``<UNK>`` does not become pieces."""
     sentences: List[str] = []
     for data_dir in map(Path, data_dirs):
         path = data_dir / "text"
         if not path.is_file():
             raise DataDirError(f"{path}: missing; BPE training needs transcribed data dirs")
-        sentences.extend(s for s in read_mapping(path, allow_empty_value=True).values() if s)
+        texts = list(read_mapping(path, allow_empty_value=True).values())
+        kept = [s for s in texts if is_transcribed(s)]
+        if len(kept) < len(texts):
+            log.info("%s: %d of %d transcripts are empty or hold %s: not BPE training text",
+                     path, len(texts) - len(kept), len(texts), UNK_WORD)
+        sentences.extend(kept)
     return sentences
 
 

@@ -67,6 +67,7 @@ from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 import numpy as np
 
 from accent.data.kaldi_dir import DataDirError, read_mapping
+from accent.text.normalize import UNK_WORD, is_transcribed
 from accent.text.units import BLANK, write_text_if_changed, write_units
 
 log = logging.getLogger(__name__)
@@ -343,6 +344,7 @@ class LangPhnSummary:
     unpronounceable: List[str] = field(default_factory=list)
     prepared: List[Path] = field(default_factory=list)  # data dirs given a text.phn
     skipped: List[Path] = field(default_factory=list)  # data dirs without text
+    untranscribed: Dict[Path, int] = field(default_factory=dict)  # data dir -> utterances without phones
 
 
 def phone_units() -> List[str]:
@@ -374,9 +376,14 @@ def prepare_lang_phn(lang_dir: os.PathLike, data_dirs: Sequence[os.PathLike],
             summary.skipped.append(data_dir)
             continue
         lines = []
+        untranscribed = 0
         for utt, sentence in read_mapping(text_path, allow_empty_value=True).items():
-            if not sentence:
-                raise G2PError(f"{text_path}: utterance {utt} has an empty transcript")
+            if not is_transcribed(sentence):
+                # no invented phones for <UNK>: an empty entry keeps text.phn line by line with text
+                # (a missing line stays an error) and means "no CTC target"
+                lines.append(f"{utt}\n")
+                untranscribed += 1
+                continue
             phones: List[str] = []
             for word in sentence.split():
                 pron = words[word] = g2p.lookup(word)
@@ -387,6 +394,10 @@ def prepare_lang_phn(lang_dir: os.PathLike, data_dirs: Sequence[os.PathLike],
         # read_mapping keeps the file's order, which a valid data dir has C-sorted already.
         outputs.append((data_dir / "text.phn", "".join(lines)))
         summary.prepared.append(data_dir)
+        if untranscribed:
+            summary.untranscribed[data_dir] = untranscribed
+            log.warning("%s: %d of %d utterances have no transcript (empty or %s): empty text.phn entries, "
+                        "no CTC targets", text_path, untranscribed, len(lines), UNK_WORD)
 
     lexicon, oov = [], []
     for word in sorted(words, key=lambda w: w.encode("utf-8")):

@@ -21,7 +21,9 @@ loads it)::
     rng           python / numpy / torch (/ cuda) RNG states
 
 Files in ``exp/<name>/``: ``epoch_N.pt`` (the newest K kept), ``best.pt`` (hard link to the best
-epoch, or a copy where links are impossible), ``last.pt`` (newest state, for ``--resume``).
+epoch, or a copy where links are impossible), ``last.pt`` (newest state, for ``--resume``),
+``avg_N.pt`` (with ``train.average_last: N``).  :func:`experiment_checkpoint` is the one rule for
+the model of an experiment, used by scoring (stage 6), RESULTS.md, export and ``accent-id``.
 """
 
 from __future__ import annotations
@@ -164,3 +166,27 @@ def set_rng_state(state: Mapping[str, Any]) -> None:
         cuda = list(state["cuda"])
         if len(cuda) == torch.cuda.device_count():
             torch.cuda.set_rng_state_all([c.cpu() for c in cuda])
+
+
+def experiment_checkpoint(exp_dir: Union[str, Path], checkpoint: Optional[str] = None) -> Path:
+    """The checkpoint of an experiment directory that stands for it: ``checkpoint`` (a file name in
+    it) when given, else ``avg_N.pt`` when its config averages the last N epochs
+    (``train.average_last``, as the AESRC baseline reports) and it exists, else ``best.pt`` (the
+    best dev epoch)."""
+    import yaml
+
+    exp_dir = Path(exp_dir)
+    if checkpoint:
+        path = exp_dir / checkpoint
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: no such checkpoint")
+        return path
+    average = 0
+    if (exp_dir / "config.yaml").is_file():
+        cfg = yaml.safe_load((exp_dir / "config.yaml").read_text(encoding="utf-8")) or {}
+        average = int(((cfg.get("train") or {}).get("average_last")) or 0)
+    candidates = ([exp_dir / f"avg_{average}.pt"] if average > 0 else []) + [exp_dir / "best.pt"]
+    for path in candidates:
+        if path.is_file():
+            return path
+    raise FileNotFoundError(f"{exp_dir}: no {' or '.join(p.name for p in candidates)} (has training finished?)")

@@ -62,6 +62,7 @@ DEFAULTS: Dict[str, Any] = {
         "betas": [0.9, 0.98],
         "eps": 1.0e-8,
         "clip_grad": 5.0,          # max gradient norm; 0 or null disables clipping
+        # the warm-up: warmup_steps, or warmup_epochs / warmup_ratio (accent.training.scheduler)
         "scheduler": {"name": "warmup_cosine", "warmup_steps": 500, "final_lr_ratio": 0.01},
     },
     "train": {
@@ -198,7 +199,12 @@ def parse_overrides(items: Iterable[str]) -> Dict[str, Any]:
 
 def resolve_config(cfg: Mapping[str, Any], where: str = "config") -> Dict[str, Any]:
     """Defaults filled in, sections checked, method-dependent settings made explicit."""
+    user_sched = ((cfg.get("optim") or {}).get("scheduler")) if isinstance(cfg.get("optim"), Mapping) else None
     cfg = deep_merge(DEFAULTS, cfg)
+    if isinstance(user_sched, Mapping) and "warmup_steps" not in user_sched and (
+            "warmup_epochs" in user_sched or "warmup_ratio" in user_sched):
+        # a warm-up in epochs or as a fraction replaces the default one in steps
+        cfg["optim"]["scheduler"].pop("warmup_steps", None)
     unknown = set(cfg) - TOP_KEYS
     if unknown:
         raise ConfigError(f"{where}: unknown top-level keys {sorted(unknown)}; known: {sorted(TOP_KEYS)}")

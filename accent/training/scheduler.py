@@ -7,16 +7,25 @@
     warmup_exp      warmup_steps: 500, final_lr_ratio: 0.01   exponential decay to lr*ratio at the last step
     noam            warmup_steps: 25000                    lr * min(s/w, sqrt(w/s)) (peak = lr at s = w)
 
-``total_steps`` (epochs x batches per epoch) is supplied by the trainer.  The state is the step
-count alone, so resuming is exact.
+The warm-up is given in one of three ways: ``warmup_steps`` (optimizer steps), ``warmup_epochs``
+(epochs of the training set, e.g. 2 or 0.5) or ``warmup_ratio`` (a fraction of all the steps, e.g.
+0.1); the last two follow the data size, so a config written for a large corpus still warms up on a
+small one.  A warm-up longer than half of the training is warned about: with 11 batches per epoch,
+``noam`` with ``warmup_steps: 5000`` reaches 0.066 x lr in 30 epochs.
+
+``total_steps`` (epochs x batches per epoch) and ``steps_per_epoch`` are supplied by the trainer.
+The state is the step count alone, so resuming is exact.
 """
 
 from __future__ import annotations
 
+import logging
 import math
-from typing import Any, Dict, Mapping, Union
+from typing import Any, Dict, Mapping, Optional, Union
 
 import torch
+
+log = logging.getLogger(__name__)
 
 SCHEDULERS = ("constant", "warmup_cosine", "warmup_exp", "noam")
 
@@ -39,16 +48,41 @@ class WarmupScheduler:
         self._apply()
 
     @classmethod
-    def from_config(cls, optimizer, cfg: Union[str, Mapping[str, Any]], total_steps: int) -> "WarmupScheduler":
+    def from_config(cls, optimizer, cfg: Union[str, Mapping[str, Any]], total_steps: int,
+                    steps_per_epoch: Optional[int] = None) -> "WarmupScheduler":
         if isinstance(cfg, str):
             cfg = {"name": cfg}
         cfg = dict(cfg)
         name = cfg.pop("name", "warmup_cosine")
-        known = {"warmup_steps", "final_lr_ratio"}
+        known = {"warmup_steps", "warmup_epochs", "warmup_ratio", "final_lr_ratio"}
         if set(cfg) - known:
             raise KeyError(f"unknown optim.scheduler options {sorted(set(cfg) - known)}; "
                            f"known: name, {', '.join(sorted(known))}")
-        return cls(optimizer, name, total_steps, **cfg)
+        given = [k for k in ("warmup_steps", "warmup_epochs", "warmup_ratio") if cfg.get(k) is not None]
+        if len(given) > 1:
+            raise ValueError(f"optim.scheduler: give one of {', '.join(given)}, not several")
+        total = max(int(total_steps), 1)
+        epochs = cfg.pop("warmup_epochs", None)
+        ratio = cfg.pop("warmup_ratio", None)
+        if epochs is not None:
+            if not steps_per_epoch:
+                raise ValueError("optim.scheduler.warmup_epochs needs the number of steps per epoch")
+            cfg["warmup_steps"] = int(round(float(epochs) * steps_per_epoch))
+        elif ratio is not None:
+            if not 0 <= float(ratio) <= 1:
+                raise ValueError(f"optim.scheduler.warmup_ratio must be in [0, 1]; got {ratio}")
+            cfg["warmup_steps"] = int(round(float(ratio) * total))
+        if cfg.get("warmup_steps") is None:
+            cfg.pop("warmup_steps", None)
+        sched = cls(optimizer, name, total, **cfg)
+        w = sched.warmup_steps
+        if w > total / 2:
+            per_epoch = f" ({steps_per_epoch} per epoch)" if steps_per_epoch else ""
+            log.warning("optim.scheduler: a warm-up of %d steps is longer than half of the training's %d steps%s; "
+                        "the learning rate reaches only %.2g x lr at the end. Use warmup_epochs or warmup_ratio "
+                        "(e.g. warmup_ratio: 0.1), which follow the data size", w, total, per_epoch,
+                        max(sched.factor(s) for s in range(total)))
+        return sched
 
     def factor(self, step: int) -> float:
         w = self.warmup_steps

@@ -50,7 +50,7 @@ from accent.dataset import (
 )
 from accent.dataset.crops import CropBatchSampler, CropDataset, crop_config, first_item
 from accent.models import greedy_decode, linear_margin, load_encoder_from_asr
-from accent.models.ctc import error_counts, unpad_targets
+from accent.models.ctc import ctc_carriers, error_counts, unpad_targets
 
 from .checkpoint import (
     FORMAT, PathLike, average_checkpoints, epoch_checkpoints, latest_checkpoint, link_or_copy, load_checkpoint,
@@ -161,10 +161,10 @@ class _Tensorboard:
 class _EpochStats:
     """Running sums of one training epoch (saved in mid-epoch checkpoints)."""
 
-    KEYS = ("utts", "frames", "loss", "accent_loss", "ctc_loss", "correct", "labelled", "steps",
+    KEYS = ("utts", "frames", "loss", "accent_loss", "ctc_loss", "ctc_utts", "correct", "labelled", "steps",
             "skipped", "time", "data_time")
     # summed over the ranks; "steps" (the same on every rank) and the times are rank 0's
-    SUMMED = ("utts", "frames", "loss", "accent_loss", "ctc_loss", "correct", "labelled", "skipped")
+    SUMMED = ("utts", "frames", "loss", "accent_loss", "ctc_loss", "ctc_utts", "correct", "labelled", "skipped")
 
     def __init__(self, state: Optional[Mapping[str, float]] = None):
         self.v: Dict[str, float] = {k: 0.0 for k in self.KEYS}
@@ -268,6 +268,7 @@ class Trainer:
             require_targets=self.task == "asr", label_source=label_source,
         )
         self.input_dim = self.dev_set.feat_dim
+        self.ctc_utts = self._count_ctc_targets() if self.tokenizer else None
         min_batch = 2 if self.task == "accent" else 1
         for d, ds, need in ((self.train_data, self.train_set, min_batch), (self.dev_data, self.dev_set, 1)):
             if len(ds) < need * self.world_size:
@@ -305,7 +306,7 @@ class Trainer:
         self.optimizer = opt_cls(params, lr=float(oc["lr"]), betas=tuple(oc["betas"]), eps=float(oc["eps"]),
                                  weight_decay=float(oc["weight_decay"]))
         total = int(train_cfg["epochs"]) * self.steps_per_epoch
-        self.scheduler = WarmupScheduler.from_config(self.optimizer, oc["scheduler"], total)
+        self.scheduler = WarmupScheduler.from_config(self.optimizer, oc["scheduler"], total, self.steps_per_epoch)
 
         # mixed precision
         amp = train_cfg["amp"] or "none"
@@ -334,6 +335,24 @@ class Trainer:
         self.history: List[Dict[str, Any]] = []
         self.best: Dict[str, Any] = {"metric": self.metric, "value": None, "epoch": None}
         self.epoch_stats = _EpochStats()
+
+    def _count_ctc_targets(self) -> Dict[str, int]:
+        """Utterances with CTC targets (untranscribed ones have none); an error when no training
+        utterance has one, as the CTC branch would then learn nothing."""
+        counts = {"train": sum(1 for t in self.train_set.targets if t), "train_total": len(self.train_set)}
+        if self.dev_set.targets is not None:
+            counts.update(dev=sum(1 for t in self.dev_set.targets if t), dev_total=len(self.dev_set))
+        what = "ASR training" if self.task == "asr" else f"method {self.cfg.get('method')} (CTC weight > 0)"
+        if counts["train"] == 0:
+            raise DataDirError(
+                f"{self.train_data / self.tokenizer.text_file}: none of the {len(self.train_set)} utterances has a "
+                f"transcript (all empty or <UNK>), but {what} needs CTC targets; give transcribed data, or "
+                "train without CTC (method scratch/asr_init, model.ctc_weight: 0)")
+        if self.is_main:
+            log.info("CTC targets (%s): %d of %d training utterances%s", self.tokenizer.kind, counts["train"],
+                     counts["train_total"], f", {counts['dev']} of {counts['dev_total']} dev utterances"
+                     if "dev" in counts else "")
+        return counts
 
     def _normalizer(self, mode: str) -> FeatureNormalizer:
         """Global CMVN belongs to the acoustic model: a model initialised from an ASR checkpoint
@@ -613,9 +632,12 @@ class Trainer:
             self.batches_done += 1
             n = len(batch["utts"])
             upd = {"utts": n, "frames": int(batch["lengths"].sum()), "steps": 1, "loss": float(loss.detach()) * n}
-            for k in ("accent_loss", "ctc_loss"):
-                if out.get(k) is not None:
-                    upd[k] = float(out[k].detach()) * n
+            if out.get("accent_loss") is not None:
+                upd["accent_loss"] = float(out["accent_loss"].detach()) * n
+            if out.get("ctc_loss") is not None:  # a mean over the utterances with targets
+                carriers = ctc_carriers(batch["target_lengths"])
+                upd["ctc_loss"] = float(out["ctc_loss"].detach()) * carriers
+                upd["ctc_utts"] = carriers
             if batch.get("labels") is not None and out.get("logits") is not None:
                 upd["correct"] = int((out["logits"].argmax(-1).cpu() == batch["labels"]).sum())
                 upd["labelled"] = n
@@ -652,8 +674,9 @@ class Trainer:
         }
         if stats["accent_loss"]:
             res["train_accent_loss"] = stats["accent_loss"] / u
-        if stats["ctc_loss"]:
-            res["train_ctc_loss"] = stats["ctc_loss"] / u
+        if stats["ctc_utts"]:
+            res["train_ctc_loss"] = stats["ctc_loss"] / stats["ctc_utts"]
+            res["train_ctc_utts"] = int(stats["ctc_utts"])
         if stats["labelled"]:
             res["train_acc"] = stats["correct"] / stats["labelled"]
         return res
@@ -666,7 +689,7 @@ class Trainer:
         per batch) and the sums are added up over the ranks, so all get the same metrics."""
         self.model.eval()
         t0 = time.perf_counter()
-        n = loss = ctc = 0.0
+        n = loss = ctc = ctc_n = 0.0
         errors = ref_len = 0
         k = len(self.labels) if self.labels else 0
         correct = np.zeros(k, dtype=np.int64)
@@ -679,7 +702,9 @@ class Trainer:
             if out.get("loss") is not None:
                 loss += float(out["loss"]) * b
             if out.get("ctc_loss") is not None:
-                ctc += float(out["ctc_loss"]) * b
+                carriers = ctc_carriers(batch["target_lengths"])
+                ctc += float(out["ctc_loss"]) * carriers
+                ctc_n += carriers
             if batch.get("labels") is not None and out.get("logits") is not None:
                 pred = out["logits"].float().argmax(-1).cpu().numpy()
                 lab = batch["labels"].numpy()
@@ -687,17 +712,19 @@ class Trainer:
                 np.add.at(correct, lab, (pred == lab).astype(np.int64))
             if out.get("ctc_log_probs") is not None and batch["targets"] is not None:
                 hyps = greedy_decode(out["ctc_log_probs"].float(), out["ctc_lengths"], blank=0)
-                e, r = error_counts(hyps, unpad_targets(batch["targets"], batch["target_lengths"]))
+                refs = unpad_targets(batch["targets"], batch["target_lengths"])
+                has = [i for i, r in enumerate(refs) if r]  # the PER of the transcribed utterances
+                e, r = error_counts([hyps[i] for i in has], [refs[i] for i in has])
                 errors += e
                 ref_len += r
         if self.world_size > 1:
-            total = all_reduce_sum([n, loss, ctc, errors, ref_len, *correct, *count])
-            n, loss, ctc, errors, ref_len = total[:5].tolist()
+            total = all_reduce_sum([n, loss, ctc, ctc_n, errors, ref_len, *correct, *count])
+            n, loss, ctc, ctc_n, errors, ref_len = total[:6].tolist()
             errors, ref_len = int(errors), int(ref_len)
-            correct, count = total[5:5 + k].astype(np.int64), total[5 + k:].astype(np.int64)
+            correct, count = total[6:6 + k].astype(np.int64), total[6 + k:].astype(np.int64)
         res: Dict[str, Any] = {"dev_loss": loss / max(n, 1), "dev_time_s": time.perf_counter() - t0}
-        if ctc:
-            res["dev_ctc_loss"] = ctc / max(n, 1)
+        if ctc_n:
+            res["dev_ctc_loss"] = ctc / ctc_n
         if ref_len:
             res["dev_per"] = errors / ref_len
         if count.sum():
@@ -824,6 +851,8 @@ class Trainer:
             "world_size": self.world_size,
             **self.code,
         }
+        if self.ctc_utts is not None:
+            results["ctc_utts"] = self.ctc_utts  # utterances that carried CTC targets (train, dev)
         if self.history:
             last = self.history[-1]
             results["last"] = {k: last[k] for k in ("dev_acc", "dev_per", "dev_loss") if k in last}

@@ -27,6 +27,7 @@ convert_audio=false      # true: resample/down-mix audio that is not 16 kHz mono
 speed_perturb=false      # true: train the accent models on data/train_sp (speeds 0.9, 1.0, 1.1)
 
 fbank_config=conf/fbank.yaml
+sample_rate=             # Hz of every stage, e.g. 8000 (default: the fbank config's); see "Sample rate" in the README
 bpe_size=300
 
 # demo corpora (stage 0)
@@ -41,12 +42,17 @@ demo_libri_train_utts=30
 demo_libri_dev_speakers=5
 demo_libri_dev_utts=10
 
-# stages 4-5: ASR pretraining and accent training (configs under conf/, one exp/<name> each)
-asr_config=              # stage 4 config(s); default: conf/demo/asr_jasper.yaml on the demo corpora, else conf/asr_jasper.yaml
-asr_finetune_config=     # stage 4, second step on LibriSpeech + data/<train_set> (the hybrid's trainable AM); default: none on the demo corpora, else conf/asr_jasper_ft.yaml
-accent_configs=          # stage 5 configs; default: the demo ladder on the demo corpora, else every paper row
+# stages 4-5: ASR pretraining and accent training (configs under conf/, one exp/<name> each).
+# The config lists are "default" (the preset's), "none" or "" (nothing), or config paths.
+preset=                  # demo | paper | real: the default lists (default: demo on the demo corpora, else paper)
+asr_config=default       # stage 4 config(s); demo: conf/demo/asr_jasper.yaml; paper: the Jasper + 3 Transformer AMs
+asr_finetune_config=default  # stage 4, second step on LibriSpeech + data/<train_set> (the hybrid's trainable AM); paper: conf/asr_jasper_ft.yaml
+accent_configs=default   # stage 5 configs; demo: the demo ladder; paper: every paper row; real: conf/real/*.yaml
+allow_demo_asr=false     # true: train asr_init/mtl/hybrid on the demo LibriSpeech even with a real accent corpus
 ngpu=1                   # GPUs per node of a training job; > 1: data-parallel (DDP), one process per GPU
 num_nodes=1              # nodes per training job (> 1: DDP across nodes, on Slurm; see README "Distributed training")
+train_threads=1          # CPU threads of a training job ($cuda_cmd --num-threads; torch uses as many)
+plots=true               # stage 6: t-SNE/PCA embedding plots (false: scores only, much faster)
 train_opts=              # extra accent.bin.train options, e.g. "--device cpu --num-threads 1"
 score_opts=              # extra accent.bin.score options (stage 6), e.g. "--device cpu --max-embed-utts 1000"
 
@@ -57,7 +63,9 @@ help_message="Usage: $0 [--stage N] [--stop-stage M] [--nj 4] [--aesrc-root DIR]
 . ./cmd.sh
 . utils/recipe_helpers.sh  # log, is_done, fingerprint, best_dev
 
-if [ -z "${aesrc_root}" ]; then
+real_aesrc=true; [ -z "${aesrc_root}" ] && real_aesrc=false
+real_libri=true; [ -z "${librispeech_root}" ] && real_libri=false
+if ! ${real_aesrc}; then
   aesrc_root=${demo_dir}/aesrc2020
   dev_spk_list=${demo_dir}/aesrc2020/dev_spk.list
   aesrc_test_dir=${demo_dir}/aesrc2020/AESRC2020-TESTSET
@@ -70,6 +78,73 @@ train_set=train
 ${speed_perturb} && train_set=train_sp
 all_sets="${aesrc_sets} libri_train libri_dev"
 [ "${train_set}" != train ] && all_sets="${all_sets} ${train_set}"
+
+# One sample rate for every stage: --sample-rate goes into a copy of the fbank config (which the
+# features, the checkpoints and accent-id follow), stage 1 checks the accent audio against it and
+# resamples LibriSpeech (16 kHz) to it.
+fbank_rate() { sed -n 's/^sample_rate:[[:space:]]*\([0-9][0-9]*\).*/\1/p' "$1"; }
+if [ -n "${sample_rate}" ] && [ "$(fbank_rate ${fbank_config})" != "${sample_rate}" ]; then
+  mkdir -p data/conf
+  { grep -v '^sample_rate:' ${fbank_config}; echo "sample_rate: ${sample_rate}  # run.sh --sample-rate"; } \
+    > data/conf/fbank.yaml.tmp
+  mv data/conf/fbank.yaml.tmp data/conf/fbank.yaml
+  fbank_config=data/conf/fbank.yaml
+  log "--sample-rate ${sample_rate}: FBank options in ${fbank_config}"
+fi
+sample_rate=$(fbank_rate ${fbank_config})
+: "${sample_rate:=16000}"  # FbankConfig's default
+
+# The config lists of the preset; "default" takes them, "none" (or "") empties a list.
+[ -z "${preset}" ] && { ${real_aesrc} && preset=paper || preset=demo; }
+case ${preset} in
+  demo)
+    preset_asr="conf/demo/asr_jasper.yaml"; preset_ft=""
+    preset_accent="conf/demo/hybrid/scratch.yaml conf/demo/hybrid/asr_init.yaml conf/demo/hybrid/mtl.yaml conf/demo/hybrid/hybrid.yaml conf/demo/sarnet_circle.yaml conf/demo/baseline_transformer.yaml" ;;
+  paper)
+    # paper size: the Jasper AM of the hybrid system and the baseline Transformers' encoders
+    preset_asr="conf/asr_jasper.yaml conf/asr_transformer_l3.yaml conf/asr_transformer_l6.yaml conf/asr_transformer_l12.yaml"
+    preset_ft="conf/asr_jasper_ft.yaml"
+    preset_accent=$(ls conf/baseline/*.yaml conf/sarnet/*.yaml conf/hybrid/*.yaml | grep -v '/base\.yaml$' | tr '\n' ' ') ;;
+  real)
+    # conf/real/: asr_*.yaml (asr_*_ft.yaml: the fine-tune step), the accent configs; base*.yaml are only inherited
+    preset_asr=$(ls conf/real/asr_*.yaml 2>/dev/null | grep -v '_ft\.yaml$' | tr '\n' ' ' || true)
+    preset_ft=$(ls conf/real/asr_*_ft.yaml 2>/dev/null | tr '\n' ' ' || true)
+    preset_accent=$(ls conf/real/*.yaml 2>/dev/null | grep -v -e '/asr_[^/]*\.yaml$' -e '/base[^/]*\.yaml$' | tr '\n' ' ' || true)
+    if [ -z "${preset_accent}" ]; then
+      echo "$0: --preset real: conf/real/ holds no accent configs (see conf/real/README.md)" >&2; exit 1
+    fi ;;
+  *) echo "$0: --preset ${preset}: expected demo, paper or real" >&2; exit 1 ;;
+esac
+config_list() { case "$1" in default) echo "$2" ;; none) echo "" ;; *) echo "$1" ;; esac; }
+preset_lists=false; [ "${accent_configs}" = default ] && preset_lists=true
+asr_config=$(config_list "${asr_config}" "${preset_asr}")
+asr_finetune_config=$(config_list "${asr_finetune_config}" "${preset_ft}")
+accent_configs=$(config_list "${accent_configs}" "${preset_accent}")
+
+# A real accent corpus with the demo LibriSpeech: stage 4 would train the AMs on synthetic speech
+# and asr_init/mtl/hybrid would start from them. Off unless asked for.
+if ${real_aesrc} && ! ${real_libri}; then
+  log "WARNING: a real accent corpus (${aesrc_root}) but no --librispeech-root: the ASR pretraining would use the"
+  log "WARNING: synthetic demo LibriSpeech (espeak-ng speech in ${demo_dir}/LibriSpeech), a meaningless acoustic model."
+  if ${allow_demo_asr}; then
+    log "WARNING: --allow-demo-asr true: training stage 4 and the asr_init/mtl/hybrid configs on it anyway"
+  else
+    log "WARNING: leaving out stage 4 and the asr_init/mtl/hybrid configs; give --librispeech-root DIR (or --allow-demo-asr true)"
+    asr_config=; asr_finetune_config=
+    if [ -n "${accent_configs}" ]; then
+      accent_configs=$(python -m accent.bin.select_configs --without-asr ${accent_configs} | tr '\n' ' ')
+    fi
+  fi
+fi
+if [ ${stop_stage} -ge 4 ] && [ ${stage} -le 5 ]; then
+  n_asr=$(echo ${asr_config} ${asr_finetune_config} | wc -w); n_acc=$(echo ${accent_configs} | wc -w)
+  log "Preset ${preset}: ${n_asr} ASR config(s) (stage 4), ${n_acc} accent config(s) (stage 5): ${accent_configs}"
+  if [ "${preset}" = paper ] && ${real_aesrc} && ${preset_lists}; then
+    log "WARNING: preset paper trains every row of the papers' tables (${n_asr} AMs on LibriSpeech, ${n_acc} accent"
+    log "WARNING: models, 30-100 epochs each): days of GPU time, weeks on CPU. --preset real trains the recommended"
+    log "WARNING: real-data set (conf/real/); --accent-configs picks others."
+  fi
+fi
 
 if [ ${stage} -le 0 ] && [ ${stop_stage} -ge 0 ]; then
   if [ "${aesrc_root}" = "${demo_dir}/aesrc2020" ] || [ "${librispeech_root}" = "${demo_dir}/LibriSpeech" ]; then
@@ -89,7 +164,7 @@ fi
 if [ ${stage} -le 1 ] && [ ${stop_stage} -ge 1 ]; then
   log "Stage 1: data preparation -> data/{${all_sets// /,}}"
   mkdir -p data
-  opts=()
+  opts=(--sample-rate ${sample_rate})
   ${skip_bad} && opts+=(--skip-bad)
   ${convert_audio} && opts+=(--convert-audio)
   [ -n "${accents}" ] && opts+=(--accents "${accents}")
@@ -105,10 +180,15 @@ if [ ${stage} -le 1 ] && [ ${stop_stage} -ge 1 ]; then
   parts=()
   for p in ${librispeech_train_parts}; do parts+=("${p}=libri_train"); done
   for p in ${librispeech_dev_parts}; do parts+=("${p}=libri_dev"); done
-  settings="${librispeech_root} ${parts[*]} ${skip_bad}"
+  settings="${librispeech_root} ${parts[*]} ${skip_bad} ${sample_rate} ${convert_audio}"
   if ! is_done data/.librispeech.done "${settings}"; then
-    lopts=()
+    lopts=(--sample-rate ${sample_rate})
     ${skip_bad} && lopts+=(--skip-bad)
+    if ${convert_audio} || [ "${sample_rate}" != 16000 ]; then
+      # LibriSpeech is 16 kHz mono: another rate resamples it with sox pipes in wav.scp
+      [ "${sample_rate}" != 16000 ] && log "Stage 1: LibriSpeech (16 kHz) resampled to ${sample_rate} Hz by sox pipes in wav.scp"
+      lopts+=(--convert-audio)
+    fi
     rm -rf data/manifests/librispeech  # lhotse would reuse stale manifests
     $train_cmd exp/log/prepare_librispeech.log \
       python -m accent.bin.prepare_librispeech --corpus-dir "${librispeech_root}" --out-dir data \
@@ -150,15 +230,6 @@ fi
 
 # An experiment's name is its config path under conf/ with '/' -> '_': conf/hybrid/mtl_l0.2.yaml -> hybrid_mtl_l0.2
 exp_name() { local p=${1#conf/}; p=${p%.yaml}; echo "${p//\//_}"; }
-if [ "${aesrc_root}" = "${demo_dir}/aesrc2020" ]; then
-  : "${asr_config:=conf/demo/asr_jasper.yaml}"
-  : "${accent_configs:=conf/demo/hybrid/scratch.yaml conf/demo/hybrid/asr_init.yaml conf/demo/hybrid/mtl.yaml conf/demo/hybrid/hybrid.yaml conf/demo/sarnet_circle.yaml conf/demo/baseline_transformer.yaml}"
-else
-  # paper size: the Jasper AM of the hybrid system and the baseline Transformers' encoders
-  : "${asr_config:=conf/asr_jasper.yaml conf/asr_transformer_l3.yaml conf/asr_transformer_l6.yaml conf/asr_transformer_l12.yaml}"
-  : "${asr_finetune_config:=conf/asr_jasper_ft.yaml}"
-  : "${accent_configs:=$(ls conf/baseline/*.yaml conf/sarnet/*.yaml conf/hybrid/*.yaml | grep -v '/base\.yaml$' | tr '\n' ' ')}"
-fi
 
 # Train one experiment per config: $1 stage, $2 training set, $3 dev set, then the configs.
 # A finished experiment (exp/<name>/.done) is skipped; a killed one resumes from its last checkpoint.
@@ -167,6 +238,7 @@ train_configs() {
   shift 3
   # --num-nodes only when > 1: a Kaldi config without a num_nodes line serves single-node jobs
   [ ${num_nodes} -gt 1 ] && job_opts="${job_opts} --num-nodes ${num_nodes}"
+  [ ${train_threads} -gt 1 ] && job_opts="${job_opts} --num-threads ${train_threads}"
   for config in "$@"; do
     dir=exp/$(exp_name ${config})
     if [ -f ${dir}/.done ]; then
@@ -184,7 +256,11 @@ train_configs() {
 }
 
 if [ ${stage} -le 4 ] && [ ${stop_stage} -ge 4 ]; then
-  log "Stage 4: phone-CTC ASR pretraining on data/libri_train"
+  if [ -z "${asr_config}${asr_finetune_config}" ]; then
+    log "Stage 4: no ASR config, nothing to pretrain"
+  else
+    log "Stage 4: phone-CTC ASR pretraining on data/libri_train"
+  fi
   train_configs 4 libri_train libri_dev ${asr_config}
   if [ -n "${asr_finetune_config}" ]; then
     # the hybrid paper's trainable AM: the LibriSpeech AM trained on with LibriSpeech + accented speech
@@ -202,8 +278,10 @@ if [ ${stage} -le 5 ] && [ ${stop_stage} -ge 5 ]; then
   train_configs 5 ${train_set} dev ${accent_configs}
   dirs=()
   for config in ${accent_configs}; do dirs+=(exp/$(exp_name ${config})); done
-  log "Stage 5: dev accuracy (best epoch) per experiment"
-  python -m accent.bin.show_results "${dirs[@]}"
+  if [ ${#dirs[@]} -gt 0 ]; then
+    log "Stage 5: dev accuracy (best epoch) per experiment"
+    python -m accent.bin.show_results "${dirs[@]}"
+  fi
 fi
 
 if [ ${stage} -le 6 ] && [ ${stop_stage} -ge 6 ]; then
@@ -211,14 +289,17 @@ if [ ${stage} -le 6 ] && [ ${stop_stage} -ge 6 ]; then
   sets="--data dev=data/dev"
   # the test set is scored only when its labels are known
   [ -f data/test/utt2accent ] && sets="${sets} --data test=data/test"
+  # the plots (and the training-set subsample they show) cost more than the scoring: optional
+  if ${plots}; then sets="${sets} --embed-data train=data/${train_set}"; else sets="${sets} --no-plots"; fi
   dirs=()
   for config in ${accent_configs}; do
     dir=exp/$(exp_name ${config})
     dirs+=(${dir})
     $cuda_cmd --gpu $(( ngpu > 0 ? 1 : 0 )) ${dir}/log/score.log \
-      python -m accent.bin.score --exp-dir ${dir} ${sets} --embed-data train=data/${train_set} ${score_opts}
+      python -m accent.bin.score --exp-dir ${dir} ${sets} ${score_opts}
   done
-  python -m accent.bin.collect_results --out RESULTS.md "${dirs[@]}"
+  # RESULTS.md keeps the rows of experiments scored by earlier calls
+  [ ${#dirs[@]} -gt 0 ] && python -m accent.bin.collect_results --out RESULTS.md "${dirs[@]}"
   log "Stage 6: RESULTS.md; per experiment exp/<name>/results.md, decode_<set>/confusion.png, plots/*.png"
 fi
 
