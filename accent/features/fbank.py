@@ -211,7 +211,15 @@ class Fbank(torch.nn.Module):
                             frames[..., 1:] - self.preemph_coeff * frames[..., :-1]], -1)
         spectrum = torch.fft.rfft(frames * self.window, n=self.padded_length)
         power = spectrum.real.square() + spectrum.imag.square()
-        return torch.matmul(power, self.mel_banks).clamp_min(self.log_floor).log()
+        return self._mel_energies(power).clamp_min(self.log_floor).log()
+
+    def _mel_energies(self, power: torch.Tensor) -> torch.Tensor:
+        # in float32 under autocast too (training): power spectra on the int16 scale reach 1e14,
+        # which overflows float16, and bfloat16 would be off by ~1e-2 in the log
+        if torch.jit.is_scripting():  # TorchScript wants a constant device type; it does not autocast
+            return torch.matmul(power, self.mel_banks)
+        with torch.autocast(device_type=power.device.type, enabled=False):
+            return torch.matmul(power, self.mel_banks)
 
     def forward(self, waveform: torch.Tensor, lengths: Optional[torch.Tensor] = None,
                 generator: Optional[torch.Generator] = None) -> Tuple[torch.Tensor, torch.Tensor]:
