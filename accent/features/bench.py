@@ -15,7 +15,7 @@ import os
 import time
 import warnings
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
@@ -60,6 +60,15 @@ def speech_like(seconds: float, seed: int = 0) -> np.ndarray:
         pieces.append(apply_channel(synthesize(sentences.sentence(), voice), draw_channel(rng), rng))
         total += len(pieces[-1])
     return np.concatenate(pieces)[: int(seconds * 16000)]
+
+
+def differences(feats: np.ndarray, ref: np.ndarray) -> Tuple[float, float]:
+    """Largest |feats - ref| over all bins, and over the bins within 60 dB of their frame's strongest
+    in ``ref``: deeper below, float32 rounding in the FFT of either implementation dominates (float64
+    differs from both there by as much as they differ from each other)."""
+    diff = np.abs(feats - ref)
+    strong = ref > ref.max(1, keepdims=True) - 6 * np.log(10.0)  # 60 dB in log energy
+    return float(diff.max()), float(diff[strong].max())
 
 
 def _cpu_seconds(fn: Callable[[], Any], min_time: float) -> float:
@@ -145,8 +154,8 @@ def _measure(seconds: float, batch: int, min_time: float) -> Dict[str, Any]:
         cases.append(("lhotse Fbank (torch)", f"not run: {e}", None))
     rows = [{"front end": name, "input": what, "x real time": None if fn is None else seconds / _cpu_seconds(fn, min_time)}
             for name, what, fn in cases]
-    diff = float(np.abs(compute_fbank(audio, 16000, cfg) - knf_fbank(audio, cfg)).max())
-    return {"rows": rows, "max_abs_diff_vs_knf": diff, "seconds": seconds, "load_average": os.getloadavg()[0],
+    diff, diff_60db = differences(compute_fbank(audio, 16000, cfg), knf_fbank(audio, cfg))
+    return {"rows": rows, "max_abs_diff_vs_knf": diff, "max_abs_diff_vs_knf_60dB": diff_60db, "seconds": seconds, "load_average": os.getloadavg()[0],
             "cpus": os.cpu_count(), "torch": torch.__version__}
 
 
@@ -156,9 +165,8 @@ def default_real_audio() -> Path:
 
 
 def real_audio_agreement(audio_dir: Path, files: int = 10) -> List[Dict[str, Any]]:
-    """|Fbank - kaldi-native-fbank| on ``files`` real recordings spread over ``audio_dir``, each at
-    its own sample rate, 40 and 80 bins: the largest, and the largest over the bins within 60 dB of
-    their frame's strongest (below that, float32 rounding in either implementation dominates)."""
+    """:func:`differences` from kaldi-native-fbank on ``files`` real recordings spread over
+    ``audio_dir``, each at its own sample rate, with 40 and 80 bins."""
     import soundfile as sf
 
     paths = sorted(p for p in Path(audio_dir).rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES)
@@ -171,10 +179,8 @@ def real_audio_agreement(audio_dir: Path, files: int = 10) -> List[Dict[str, Any
                                "seconds": len(samples) / rate}
         for bins in (40, 80):
             cfg = FbankConfig(sample_rate=rate, num_mel_bins=bins)
-            ref = knf_fbank(samples[:, 0], cfg)
-            diff = np.abs(compute_fbank(samples[:, 0], rate, cfg) - ref)
-            strong = ref > ref.max(1, keepdims=True) - 6 * np.log(10.0)  # 60 dB in log energy
-            row[f"max_{bins}"], row[f"max_60dB_{bins}"] = float(diff.max()), float(diff[strong].max())
+            row[f"max_{bins}"], row[f"max_60dB_{bins}"] = differences(compute_fbank(samples[:, 0], rate, cfg),
+                                                                       knf_fbank(samples[:, 0], cfg))
         rows.append(row)
     return rows
 
@@ -187,7 +193,8 @@ def format_report(result: Dict[str, Any], real: Optional[List[Dict[str, Any]]], 
     for r in result["rows"]:
         rtf = f"{r['x real time']:7.0f}x" if r["x real time"] is not None else "       -"
         lines.append(f"  {r['front end']:<{width}}  {rtf}  {r['input']}")
-    lines.append(f"max |Fbank - kaldi-native-fbank| on that audio: {result['max_abs_diff_vs_knf']:.2e}")
+    lines.append(f"max |Fbank - kaldi-native-fbank| on that audio, all bins / bins within 60 dB of the frame's peak: "
+                 f"{result['max_abs_diff_vs_knf']:.2e} / {result['max_abs_diff_vs_knf_60dB']:.2e}")
     if real is None:
         lines.append(real_note)
         return "\n".join(lines)

@@ -2,7 +2,8 @@
 
 :class:`Fbank` is the one FBank implementation of the package: a batched, device-agnostic
 ``torch.nn.Module`` computing Kaldi's ``compute-fbank-feats`` (it equals kaldi-native-fbank,
-the reference in the tests, to about 1e-4).  :func:`compute_fbank` (numpy in and out) runs it
+the reference in the tests, to 5e-4 in the mel bins within 60 dB of their frame's peak; deeper
+ones are float32 rounding noise in both).  :func:`compute_fbank` (numpy in and out) runs it
 for the feature jobs and for inference; training can run it on the fly, on CPU or CUDA.
 
 One job turns a (split) data directory into ``<prefix>.ark`` + ``<prefix>.scp``
