@@ -90,7 +90,7 @@ def mel_scale(freq: np.ndarray) -> np.ndarray:
 
 
 def povey_window(length: int) -> np.ndarray:
-    """Kaldi's default "povey" window: a Hann window raised to 0.85, non-zero at neither end."""
+    """Kaldi's default "povey" window: a Hann window (zero at both ends) raised to the power 0.85."""
     return (0.5 - 0.5 * np.cos(2.0 * math.pi * np.arange(length) / (length - 1))) ** 0.85
 
 
