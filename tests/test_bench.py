@@ -30,3 +30,28 @@ def test_bench_quick(tmp_path) -> None:
     for row in rows:
         assert row["params"] > 0 and row["audio_s_per_s"] > 0 and row["peak_mb"] > 50
         assert row["loader_steps"] >= 1 and 0 <= row["data_wait_frac"] < 1
+
+
+def test_bench_fbank(tmp_path) -> None:
+    """accent.bin.bench_fbank: every front end timed on speech, and compared with kaldi-native-fbank
+    on the recordings of --real-audio."""
+    import soundfile as sf
+
+    from conftest import tone
+
+    for i, accent in enumerate(("US", "FR")):
+        (tmp_path / "real" / accent).mkdir(parents=True)
+        sf.write(tmp_path / "real" / accent / f"G{i}.flac", tone(1.5, 8000, seed=i), 8000)
+    out = tmp_path / "fbank.json"
+    r = subprocess.run(
+        [sys.executable, "-m", "accent.bin.bench_fbank", "--seconds", "3", "--batch", "3", "--min-time", "0.01",
+         "--real-audio", str(tmp_path / "real"), "--json", str(out)],
+        capture_output=True, text=True, timeout=300, env=dict(os.environ, PYTHONPATH=str(ROOT)),
+    )
+    assert r.returncode == 0, r.stderr
+    assert "Fbank via compute_fbank, one utterance" in r.stdout and "kaldi-native-fbank, frame by frame" in r.stdout
+    result = json.loads(out.read_text())[0]
+    assert len(result["rows"]) == 7 and all(row["x real time"] > 0 for row in result["rows"])
+    assert result["max_abs_diff_vs_knf_60dB"] < 1e-3
+    assert [row["file"] for row in result["real_audio"]] == ["FR/G1.flac", "US/G0.flac"]
+    assert all(row["sample_rate"] == 8000 and row["max_60dB_40"] < 1e-3 for row in result["real_audio"])

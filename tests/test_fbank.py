@@ -147,6 +147,17 @@ def test_fbank_dither():
     assert not torch.equal(a, c) and (a[0, 30:] - plain[0, 30:]).abs().max() < 1e-2
 
 
+def test_fbank_float32_under_autocast():
+    """Inside a mixed-precision training step the features stay those of float32."""
+    fbank = Fbank()
+    wave = torch.from_numpy(_signal("speech", 16000)).unsqueeze(0)
+    ref = fbank(wave)[0]
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        feats = fbank(wave)[0]
+    assert feats.dtype == torch.float32
+    torch.testing.assert_close(feats, ref, atol=1e-5, rtol=0)
+
+
 def test_fbank_bad_options():
     with pytest.raises(ValueError, match="high_freq 9000.0"):
         Fbank(FbankConfig(high_freq=9000.0))

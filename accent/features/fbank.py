@@ -2,7 +2,8 @@
 
 :class:`Fbank` is the one FBank implementation of the package: a batched, device-agnostic
 ``torch.nn.Module`` computing Kaldi's ``compute-fbank-feats`` (it equals kaldi-native-fbank,
-the reference in the tests, to about 1e-4).  :func:`compute_fbank` (numpy in and out) runs it
+the reference in the tests, to 5e-4 in the mel bins within 60 dB of their frame's peak; deeper
+ones are float32 rounding noise in both).  :func:`compute_fbank` (numpy in and out) runs it
 for the feature jobs and for inference; training can run it on the fly, on CPU or CUDA.
 
 One job turns a (split) data directory into ``<prefix>.ark`` + ``<prefix>.scp``
@@ -89,7 +90,7 @@ def mel_scale(freq: np.ndarray) -> np.ndarray:
 
 
 def povey_window(length: int) -> np.ndarray:
-    """Kaldi's default "povey" window: a Hann window raised to 0.85, non-zero at neither end."""
+    """Kaldi's default "povey" window: a Hann window (zero at both ends) raised to the power 0.85."""
     return (0.5 - 0.5 * np.cos(2.0 * math.pi * np.arange(length) / (length - 1))) ** 0.85
 
 
@@ -137,12 +138,15 @@ class Fbank(torch.nn.Module):
     ``1 + (n - L) // S`` frames wholly inside n samples, none if n < L; False: ``(n + S // 2) // S``
     frames centred on multiples of the shift, the signal mirrored at both ends).
 
-    The spectrum is ``torch.fft.rfft`` rather than a matmul with a real DFT matrix: on one CPU
-    thread the 512-point rfft of 6000 frames took 3.5 ms against 43 ms for the matmul (whole
-    front end 2.4k vs 1.4k x real time), cuFFT serves CUDA, and it exports to ONNX (a DFT op that
-    ONNX Runtime runs; there the matmul form was faster, about 700 vs 400 x real time on one
-    thread).  The module scripts (``torch.jit.script``; tracing would fix the input length) and
-    exports with ``torch.onnx.export(dynamo=True)`` with dynamic batch and length.
+    The spectrum is ``torch.fft.rfft`` rather than a matmul with a precomputed real DFT matrix
+    (measured on one CPU thread, CPU time, 4-60 s of audio: rfft 2.3-2.8k x real time, matmul
+    1.0-1.2k; the 512-point rfft of 6000 frames alone 3.5 ms, the 400 x 514 matmul 43 ms), cuFFT
+    serves CUDA, and rfft exports to ONNX as a DFT op that ONNX Runtime runs (there the matmul form
+    is faster, about 1000 vs 700 x real time, which does not outweigh torch, where the front end
+    runs for the jobs, inference and training).  The module scripts (``torch.jit.script``;
+    tracing would fix the input length) and exports with ``torch.onnx.export(dynamo=True)`` with
+    dynamic batch and length.  On CPU, calls on more than about 1000 frames in all run faster in
+    pieces (the spectra then stay in the caches), as :func:`compute_fbank` does.
     """
 
     def __init__(self, config: Optional[FbankConfig] = None):
@@ -155,6 +159,7 @@ class Fbank(torch.nn.Module):
         self.frame_length = length
         self.frame_shift = shift
         self.padded_length = 1 << (length - 1).bit_length()  # Kaldi's round_to_power_of_two
+        self.sample_rate = config.sample_rate
         self.num_mel_bins = config.num_mel_bins
         self.dither = float(config.dither)
         self.snip_edges = bool(config.snip_edges)
@@ -207,7 +212,15 @@ class Fbank(torch.nn.Module):
                             frames[..., 1:] - self.preemph_coeff * frames[..., :-1]], -1)
         spectrum = torch.fft.rfft(frames * self.window, n=self.padded_length)
         power = spectrum.real.square() + spectrum.imag.square()
-        return torch.matmul(power, self.mel_banks).clamp_min(self.log_floor).log()
+        return self._mel_energies(power).clamp_min(self.log_floor).log()
+
+    def _mel_energies(self, power: torch.Tensor) -> torch.Tensor:
+        # in float32 under autocast too (training): power spectra on the int16 scale reach 1e14,
+        # which overflows float16, and bfloat16 would be off by ~1e-2 in the log
+        if torch.jit.is_scripting():  # TorchScript wants a constant device type; it does not autocast
+            return torch.matmul(power, self.mel_banks)
+        with torch.autocast(device_type=power.device.type, enabled=False):
+            return torch.matmul(power, self.mel_banks)
 
     def forward(self, waveform: torch.Tensor, lengths: Optional[torch.Tensor] = None,
                 generator: Optional[torch.Generator] = None) -> Tuple[torch.Tensor, torch.Tensor]:
@@ -225,8 +238,9 @@ def _fbank_module(options: tuple) -> Fbank:
 
 
 # Frames per block in compute_fbank: the spectra of a whole long utterance at once overflow the CPU
-# caches (measured on one thread: 60 s of audio in one go 2.4k x real time, in blocks of 1000 frames ~7k).
-BLOCK_FRAMES = 1000
+# caches (one thread, 60 s of speech: 2.2-4.1k x real time in one go, 6.8-7.0k in blocks of 500 frames,
+# 6.1-6.8k of 1000, 5.3-5.9k of 2000).
+BLOCK_FRAMES = 500
 
 
 def compute_fbank(samples: np.ndarray, sample_rate: int, config: FbankConfig) -> np.ndarray:
