@@ -46,6 +46,8 @@ def test_stage3_gives_untranscribed_utterances_empty_phones_and_no_bpe_text(tmp_
     model = train_bpe(read_sentences([d]), tmp_path / "lang_bpe", 30)
     pieces = (model.parent / "bpe.vocab").read_text()
     assert "UNK" not in pieces and "<" not in pieces.replace("<unk>", "")
+    tok = Tokenizer(model.parent)  # BPE CTC targets come from text: none for <UNK>
+    assert tok.encode("<UNK>") == [] and tok.encode("GOOD MORNING <UNK>") == [] and tok.encode("THE CAT")
 
 
 def test_ctc_loss_leaves_out_utterances_without_targets() -> None:

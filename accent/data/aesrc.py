@@ -27,7 +27,7 @@ from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple
 from accent.data.audio import AudioInfo, conversion_command, format_problem
 from accent.data.kaldi_dir import DataDirError, read_mapping, validate_data_dir, write_data_dir, write_mapping
 from accent.data.problems import CorpusError, Problem, check_audio, raise_unless_skipping, write_bad_utts
-from accent.text.normalize import normalize_transcript
+from accent.text.normalize import UNK_WORD, is_transcribed, normalize_transcript
 
 log = logging.getLogger(__name__)
 
@@ -305,6 +305,10 @@ def prepare_aesrc(
     for name, members in sets.items():
         write_set(out_dir / name, members, labels, sample_rate, bad_by_set[name])
         log.info("%s: %d utterances, %d speakers", out_dir / name, len(members), len({u.spk_id for u in members}))
+        untranscribed = sum(1 for u in members if not is_transcribed(u.text or ""))
+        if untranscribed:
+            log.warning("%s: %d of %d transcripts hold %s (no word alignment): accent labels only, no CTC "
+                        "targets", out_dir / name, untranscribed, len(members), UNK_WORD)
         written[name] = out_dir / name
 
     if test_dir is not None:

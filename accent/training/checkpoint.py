@@ -28,6 +28,7 @@ the model of an experiment, used by scoring (stage 6), RESULTS.md, export and ``
 
 from __future__ import annotations
 
+import logging
 import os
 import random
 import re
@@ -37,6 +38,8 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
+
+log = logging.getLogger(__name__)
 
 FORMAT = "accent-checkpoint-v1"
 _EPOCH_RE = re.compile(r"^epoch_(\d+)\.pt$")
@@ -188,5 +191,8 @@ def experiment_checkpoint(exp_dir: Union[str, Path], checkpoint: Optional[str] =
     candidates = ([exp_dir / f"avg_{average}.pt"] if average > 0 else []) + [exp_dir / "best.pt"]
     for path in candidates:
         if path.is_file():
+            if path != candidates[0]:
+                log.warning("%s: its config averages the last %d epochs but %s is missing: using %s",
+                            exp_dir, average, candidates[0].name, path.name)
             return path
     raise FileNotFoundError(f"{exp_dir}: no {' or '.join(p.name for p in candidates)} (has training finished?)")

@@ -56,7 +56,7 @@ plots=true               # stage 6: t-SNE/PCA embedding plots (false: scores onl
 train_opts=              # extra accent.bin.train options, e.g. "--device cpu --num-threads 1"
 score_opts=              # extra accent.bin.score options (stage 6), e.g. "--device cpu --max-embed-utts 1000"
 
-help_message="Usage: $0 [--stage N] [--stop-stage M] [--nj 4] [--aesrc-root DIR] [--librispeech-root DIR] [--cmd-backend local|slurm|sge] ..."
+help_message="Usage: $0 [--stage N] [--stop-stage M] [--nj 4] [--aesrc-root DIR] [--librispeech-root DIR] [--preset demo|paper|real] [--sample-rate HZ] [--plots true|false] [--cmd-backend local|slurm|sge] ..."
 
 . ./path.sh
 . utils/parse_options.sh
