@@ -17,6 +17,7 @@ cmd_backend=${cmd_backend:-local}
 aesrc_root=
 aesrc_test_dir=          # flat folder of AESRC2020-TESTSET-NNNNN.wav (optional)
 aesrc_test_labels=       # '<utt> <ACCENT>' lines for the test set (optional)
+aesrc_test_spk_list=     # or: test speakers held out of the corpus tree, '<ACC>-<SPK>' lines (e.g. SAA-dev's lists/test_spk.txt)
 dev_spk_list=local/aesrc2020_dev_spk.list
 accents=                 # comma-separated subset of accent codes (default: all found)
 librispeech_root=
@@ -73,11 +74,9 @@ if ! ${real_aesrc}; then
 fi
 [ -z "${librispeech_root}" ] && librispeech_root=${demo_dir}/LibriSpeech
 aesrc_sets="train dev"
-[ -n "${aesrc_test_dir}" ] && aesrc_sets="${aesrc_sets} test"
+[ -n "${aesrc_test_dir}${aesrc_test_spk_list}" ] && aesrc_sets="${aesrc_sets} test"
 train_set=train
 ${speed_perturb} && train_set=train_sp
-all_sets="${aesrc_sets} libri_train libri_dev"
-[ "${train_set}" != train ] && all_sets="${all_sets} ${train_set}"
 
 # One sample rate for every stage: --sample-rate goes into a copy of the fbank config (which the
 # features, the checkpoints and accent-id follow), stage 1 checks the accent audio against it and
@@ -134,8 +133,13 @@ if ${real_aesrc} && ! ${real_libri}; then
     if [ -n "${accent_configs}" ]; then
       accent_configs=$(python -m accent.bin.select_configs --without-asr ${accent_configs} | tr '\n' ' ')
     fi
+    use_libri=false  # nothing left needs LibriSpeech: no demo copy is made or prepared
   fi
 fi
+: "${use_libri:=true}"
+all_sets="${aesrc_sets}"
+${use_libri} && all_sets="${all_sets} libri_train libri_dev"
+[ "${train_set}" != train ] && all_sets="${all_sets} ${train_set}"
 if [ ${stop_stage} -ge 4 ] && [ ${stage} -le 5 ]; then
   n_asr=$(echo ${asr_config} ${asr_finetune_config} | wc -w); n_acc=$(echo ${accent_configs} | wc -w)
   log "Preset ${preset}: ${n_asr} ASR config(s) (stage 4), ${n_acc} accent config(s) (stage 5): ${accent_configs}"
@@ -147,7 +151,7 @@ if [ ${stop_stage} -ge 4 ] && [ ${stage} -le 5 ]; then
 fi
 
 if [ ${stage} -le 0 ] && [ ${stop_stage} -ge 0 ]; then
-  if [ "${aesrc_root}" = "${demo_dir}/aesrc2020" ] || [ "${librispeech_root}" = "${demo_dir}/LibriSpeech" ]; then
+  if ! ${real_aesrc} || { ${use_libri} && ! ${real_libri}; }; then
     log "Stage 0: generating the offline demo corpora in ${demo_dir}"
     # the generator renames a finished corpus into place, so a rerun finds it and does nothing
     $train_cmd exp/log/make_demo_corpus.log \
@@ -170,6 +174,7 @@ if [ ${stage} -le 1 ] && [ ${stop_stage} -ge 1 ]; then
   [ -n "${accents}" ] && opts+=(--accents "${accents}")
   [ -n "${aesrc_test_dir}" ] && opts+=(--test-dir "${aesrc_test_dir}")
   [ -n "${aesrc_test_labels}" ] && opts+=(--test-labels "${aesrc_test_labels}")
+  [ -n "${aesrc_test_spk_list}" ] && opts+=(--test-spk-list "${aesrc_test_spk_list}")
   settings="${aesrc_root} ${dev_spk_list} ${opts[*]}"
   if ! is_done data/.aesrc.done "${settings}"; then
     $train_cmd exp/log/prepare_aesrc.log \
@@ -181,7 +186,7 @@ if [ ${stage} -le 1 ] && [ ${stop_stage} -ge 1 ]; then
   for p in ${librispeech_train_parts}; do parts+=("${p}=libri_train"); done
   for p in ${librispeech_dev_parts}; do parts+=("${p}=libri_dev"); done
   settings="${librispeech_root} ${parts[*]} ${skip_bad} ${sample_rate} ${convert_audio}"
-  if ! is_done data/.librispeech.done "${settings}"; then
+  if ${use_libri} && ! is_done data/.librispeech.done "${settings}"; then
     lopts=(--sample-rate ${sample_rate})
     ${skip_bad} && lopts+=(--skip-bad)
     if ${convert_audio} || [ "${sample_rate}" != 16000 ]; then
@@ -210,7 +215,8 @@ if [ ${stage} -le 2 ] && [ ${stop_stage} -ge 2 ]; then
       data/${x} exp/make_fbank/${x} fbank/${x}
     echo "${settings}" > data/${x}/.fbank.done
   done
-  for x in ${train_set} libri_train; do
+  cmvn_sets=${train_set}; ${use_libri} && cmvn_sets="${cmvn_sets} libri_train"
+  for x in ${cmvn_sets}; do
     # global statistics of the training data; per-utterance CMVN is a training option
     [ data/${x}/cmvn.ark -nt data/${x}/feats.scp ] && continue
     $train_cmd exp/make_fbank/${x}/compute_cmvn_stats.log \
@@ -218,14 +224,21 @@ if [ ${stage} -le 2 ] && [ ${stop_stage} -ge 2 ]; then
   done
 fi
 
-if [ ${stage} -le 3 ] && [ ${stop_stage} -ge 3 ]; then
+ctc_units=true  # stage 3 is for the CTC branches: skipped when no config trains one
+if [ -z "${asr_config}${asr_finetune_config}" ] && \
+   [ -z "$(python -m accent.bin.select_configs --with-ctc ${accent_configs} 2>/dev/null)" ]; then
+  ctc_units=false
+fi
+if [ ${stage} -le 3 ] && [ ${stop_stage} -ge 3 ] && ! ${ctc_units}; then
+  log "Stage 3: no config trains on CTC units (phones, BPE): nothing to do"
+elif [ ${stage} -le 3 ] && [ ${stop_stage} -ge 3 ]; then
   log "Stage 3: G2P (39 ARPAbet phones + blank) -> data/lang_phn, BPE ${bpe_size} -> data/lang_bpe_${bpe_size}"
   dirs=()
   for x in ${all_sets}; do dirs+=(data/${x}); done
   $train_cmd exp/log/prepare_lang_phn.log \
     python -m accent.bin.prepare_lang_phn --lang-dir data/lang_phn "${dirs[@]}"
   $train_cmd exp/log/train_bpe.log \
-    python -m accent.bin.train_bpe --vocab-size ${bpe_size} --lang-dir data/lang_bpe_${bpe_size} data/train data/libri_train
+    python -m accent.bin.train_bpe --vocab-size ${bpe_size} --lang-dir data/lang_bpe_${bpe_size} data/train $(${use_libri} && echo data/libri_train)
 fi
 
 # An experiment's name is its config path under conf/ with '/' -> '_': conf/hybrid/mtl_l0.2.yaml -> hybrid_mtl_l0.2

@@ -1,0 +1,71 @@
+"""The real-corpus benchmark end to end on generated audio in SAA-dev's layout: a seeded dev split of
+the train speakers, run.sh stages 1-6 with held-out test speakers and no LibriSpeech, the table."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from accent.data.kaldi_dir import read_list, read_mapping
+from accent.evaluation.real_benchmark import benchmark, default_egs, dev_split
+from test_dataset import accent_signal
+
+ACCS = ["US", "ES", "FR"]
+
+
+def saa_like_root(root: Path, speakers: int = 4, utts: int = 3) -> Path:
+    """<ACC>/<SPK>/<SPK>S<NNNN>.{wav,txt} (transcripts '<unk>', as SAA-dev's segments) and
+    lists/{train,test}_spk.txt: the last speaker of each accent is a test speaker."""
+    train, test = [], []
+    seed = 0
+    for a, acc in enumerate(ACCS):
+        for s in range(speakers):
+            spk = f"G7{a}{s:03d}"
+            (test if s == speakers - 1 else train).append(f"{acc}-{spk}")
+            for i in range(utts):
+                seed += 1
+                d = root / acc / spk
+                d.mkdir(parents=True, exist_ok=True)
+                sf.write(d / f"{spk}S{1001 + i}.wav", accent_signal(a, 2.0, seed), 16000, subtype="PCM_16")
+                (d / f"{spk}S{1001 + i}.txt").write_text("<unk>")
+    (root / "lists").mkdir()
+    (root / "lists" / "train_spk.txt").write_text("".join(f"{s}\n" for s in train))
+    (root / "lists" / "test_spk.txt").write_text("".join(f"{s}\n" for s in test))
+    return root
+
+
+def test_dev_split_is_seeded_per_accent():
+    spks = [f"{a}-G{i}" for a in ACCS for i in range(10)]
+    d0 = dev_split(spks, 2, 0)
+    assert d0 == dev_split(spks, 2, 0) and d0 != dev_split(spks, 2, 1)
+    assert sorted({s.split("-")[0] for s in d0}) == sorted(ACCS) and len(d0) == 6
+
+
+def test_benchmark_runs_the_recipe_on_held_out_speakers(tmp_path):
+    root = saa_like_root(tmp_path / "corpus")
+    tiny = ("--override train.epochs=2 model.encoder.channels=16 model.encoder.mfa_dim=32 "
+            "model.encoder.res2net_scale=4 model.embed_dim=16 data.crop.batch_size=4 data.num_workers=0 "
+            "data.augment.reverb.num_rirs=2")
+    text = benchmark(root, ["conf/real/ecapa_c128.yaml"], [0], tmp_path / "work", default_egs(),
+                     per_accent=1, train_opts=tiny)
+    seed = tmp_path / "work" / "seed0"
+    test_spk = set(read_mapping(seed / "data" / "test" / "utt2spk").values())
+    dev_spk = set(read_mapping(seed / "data" / "dev" / "utt2spk").values())
+    train_spk = set(read_mapping(seed / "data" / "train" / "utt2spk").values())
+    assert test_spk == set(read_list(root / "lists" / "test_spk.txt"))
+    assert dev_spk == set(read_list(seed / "dev_spk.list")) and len(dev_spk) == 3
+    assert not (train_spk & (test_spk | dev_spk))
+    assert not (seed / "data" / "libri_train").exists()  # nothing needs LibriSpeech: none prepared
+    assert not (seed / "downloads").exists()
+    rows = json.loads((tmp_path / "work" / "bench_real.json").read_text())["rows"]
+    assert [r["system"] for r in rows] == ["pooled log-mel + LR", "real_ecapa_c128"]
+    for r in rows:
+        for key in ("dev seg", "dev spk", "test seg", "test spk"):
+            assert len(r["values"][key]) == 1 and 0.0 <= r["values"][key][0] <= 100.0
+    assert rows[1]["params"] > 0 and 0 < rows[1]["minutes"][0] < 10
+    assert "real_ecapa_c128" in text and "test spk" in text
+    # per-speaker scores: 3 test speakers, so a multiple of 1/3
+    assert np.isclose(rows[1]["values"]["test spk"][0] * 3 / 100, round(rows[1]["values"]["test spk"][0] * 3 / 100))
