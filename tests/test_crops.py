@@ -232,3 +232,31 @@ def test_online_features_refuse_ctc_and_precomputed_refuses_augment(wav_corpus, 
     cfg["model"]["ctc_weight"] = 0.1
     with pytest.raises(ConfigError, match="cannot train a CTC branch"):
         Trainer(cfg, tmp_path / "e", wav_corpus["train"], wav_corpus["dev"], lang_dir=lang).run()
+
+
+def test_speaker_adversary_reverses_its_gradient_and_trains(wav_corpus, tmp_path):
+    from accent.models.adversary import SpeakerAdversary, reverse_gradient
+
+    x = torch.randn(4, 8, requires_grad=True)
+    reverse_gradient(x, 0.5).sum().backward()
+    assert torch.equal(x.grad, torch.full((4, 8), -0.5))
+    adv = SpeakerAdversary(8, 3, hidden=4)
+    emb = torch.randn(4, 8, requires_grad=True)
+    loss = adv(emb, torch.tensor([0, 1, 2, 0]))
+    loss.backward()
+    # the adversary descends its loss, the embedding ascends it: one step of each raises it
+    w_grad = [p.grad.clone() for p in adv.parameters()]
+    assert all(g.abs().sum() > 0 for g in w_grad)
+    with torch.no_grad():
+        moved = emb - 0.1 * emb.grad
+    assert float(adv(moved, torch.tensor([0, 1, 2, 0]))) > float(loss)
+
+    cfg = online_config()
+    cfg["model"]["speaker_adversary"] = {"weight": 0.1, "hidden": 8}
+    res = Trainer(cfg, tmp_path / "adv", wav_corpus["train"], wav_corpus["dev"]).run()
+    assert res["best_value"] >= 0.5
+    from accent.training import load_model
+
+    model, ckpt = load_model(tmp_path / "adv" / "best.pt")
+    assert ckpt["config"]["model"]["speaker_adversary"]["num_speakers"] == len(ACCENTS)  # one per accent here
+    assert model.adversary is not None

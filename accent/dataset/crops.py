@@ -106,7 +106,8 @@ class CropBatchSampler:
 
 class CropDataset(torch.utils.data.Dataset):
     """``dataset[(epoch, batch, crop_samples, indices)]`` -> a training batch dict (as ``collate``
-    gives): utts, feats (B, T, D), lengths, labels; no CTC targets (a crop has no transcript)."""
+    gives): utts, feats (B, T, D), lengths, labels, speakers (indices into ``speakers``, the
+    training speakers, when given); no CTC targets (a crop has no transcript)."""
 
     def __init__(
         self,
@@ -118,6 +119,7 @@ class CropDataset(torch.utils.data.Dataset):
         specaug: Optional[SpecAugment] = None,
         seed: int = 0,
         label_source: str = "",
+        speakers: Optional[Sequence[str]] = None,
     ):
         self.data_dir = Path(data_dir)
         wav_scp = self.data_dir / "wav.scp"
@@ -135,6 +137,11 @@ class CropDataset(torch.utils.data.Dataset):
             raise DataDirError(f"{self.data_dir / 'utt2accent'}: no entry for {len(missing)} utterances of wav.scp, "
                                f"e.g. {missing[0]}")
         self.label_ids = [mapping[u] for u in self.utts]
+        self.speaker_ids: Optional[List[int]] = None
+        if speakers is not None:  # indices into the training speakers, for a speaker adversary
+            utt2spk = read_mapping(self.data_dir / "utt2spk")
+            index = {s: i for i, s in enumerate(speakers)}
+            self.speaker_ids = [index[utt2spk[u]] for u in self.utts]
         self.fbank_config = fbank
         self.sample_rate = int(fbank.sample_rate)
         self.normalizer = normalizer or FeatureNormalizer("none")
@@ -216,6 +223,8 @@ class CropDataset(torch.utils.data.Dataset):
             "feats": torch.stack(items),
             "lengths": lengths.long(),
             "labels": torch.tensor([self.label_ids[i] for i in indices], dtype=torch.long),
+            "speakers": (None if self.speaker_ids is None
+                         else torch.tensor([self.speaker_ids[i] for i in indices], dtype=torch.long)),
             "targets": None,
             "target_lengths": None,
         }

@@ -25,6 +25,7 @@ Config (the ``model:`` section of a recipe YAML, a plain dict)::
     ctc_weight: 0.1
     ctc_dropout: 0.0
     blank: 0
+    speaker_adversary: {weight: 0.1, hidden: 256, scale: 1.0}   # optional, training only (adversary.py)
 """
 
 from __future__ import annotations
@@ -35,13 +36,14 @@ from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Union
 import torch
 import torch.nn as nn
 
+from .adversary import SpeakerAdversary
 from .ctc import CTCHead, ctc_loss, greedy_decode
 from .fusion import NoFusion
 from .registry import ENCODERS, FUSIONS, HEADS, POOLINGS
 
 MODEL_KEYS = {
     "encoder", "reference_encoder", "fusion", "pooling", "embed_dim", "embed_norm",
-    "head", "ctc_weight", "ctc_dropout", "blank",
+    "head", "ctc_weight", "ctc_dropout", "blank", "speaker_adversary",
 }
 
 
@@ -79,8 +81,10 @@ class AccentModel(nn.Module):
         embed_norm: Optional[str] = "bn",
         ctc_head: Optional[CTCHead] = None,
         ctc_weight: float = 0.1,
+        adversary: Optional[SpeakerAdversary] = None,
     ):
         super().__init__()
+        self.adversary = adversary
         self.encoder = encoder
         self.reference_encoder = reference_encoder
         self.fusion = fusion if fusion is not None else NoFusion(encoder.output_dim, encoder.output_dim)
@@ -151,11 +155,14 @@ class AccentModel(nn.Module):
         labels: Optional[torch.Tensor] = None,
         ctc_targets: Optional[torch.Tensor] = None,
         ctc_target_lengths: Optional[torch.Tensor] = None,
+        speakers: Optional[torch.Tensor] = None,
     ) -> Dict[str, Optional[torch.Tensor]]:
-        """Returns dict(loss, accent_loss, ctc_loss, logits, embedding, ctc_log_probs, ctc_lengths).
+        """Returns dict(loss, accent_loss, ctc_loss, adversary_loss, logits, embedding, ctc_log_probs,
+        ctc_lengths).
 
         ``logits`` are the margin-free scores (argmax = predicted accent); losses are None when their
-        targets are not given (``loss`` is None when neither is).
+        targets are not given (``loss`` is None when neither is).  ``speakers`` (training-speaker
+        indices) feed the speaker adversary, when the model has one.
         """
         fused, flen, frames = self.encode(feats, lengths)
         embedding = self.embedding(self.pooling(fused, flen))
@@ -171,15 +178,19 @@ class AccentModel(nn.Module):
                 if ctc_target_lengths is None:
                     raise ValueError("ctc_targets given without ctc_target_lengths")
                 ctc_value = ctc_loss(ctc_log_probs, ctc_lengths, ctc_targets, ctc_target_lengths, blank=self.ctc_head.blank)
+        adversary_loss = None
+        if self.adversary is not None and speakers is not None:
+            adversary_loss = self.adversary(embedding, speakers)
         loss = None
-        if accent_loss is not None:
-            loss = accent_loss
-        if ctc_value is not None:
-            loss = self.ctc_weight * ctc_value if loss is None else loss + self.ctc_weight * ctc_value
+        for value, weight in ((accent_loss, 1.0), (ctc_value, self.ctc_weight),
+                              (adversary_loss, self.adversary.weight if self.adversary is not None else 0.0)):
+            if value is not None:
+                loss = weight * value if loss is None else loss + weight * value
         return {
             "loss": loss,
             "accent_loss": accent_loss,
             "ctc_loss": ctc_value,
+            "adversary_loss": adversary_loss,
             "logits": logits,
             "embedding": embedding,
             "ctc_log_probs": ctc_log_probs,
@@ -218,8 +229,16 @@ class AccentModel(nn.Module):
                 raise ValueError("ctc_weight > 0 needs num_units (phone inventory size incl. blank)")
             ctc_head = CTCHead(encoder.output_dim, num_units, blank=int(cfg.get("blank", 0)),
                                dropout=float(cfg.get("ctc_dropout", 0.0)))
+        adversary = None
+        adv_cfg = cfg.get("speaker_adversary")
+        if adv_cfg:
+            adv_cfg = dict(adv_cfg)
+            if "num_speakers" not in adv_cfg:
+                raise KeyError("model.speaker_adversary needs num_speakers (the trainer fills it in from utt2spk)")
+            adversary = SpeakerAdversary(embed_dim, int(adv_cfg.pop("num_speakers")), **adv_cfg)
         return cls(encoder, pooling, head, embed_dim=embed_dim, reference_encoder=reference, fusion=fusion,
-                   embed_norm=cfg.get("embed_norm", "bn"), ctc_head=ctc_head, ctc_weight=ctc_weight)
+                   embed_norm=cfg.get("embed_norm", "bn"), ctc_head=ctc_head, ctc_weight=ctc_weight,
+                   adversary=adversary)
 
 
 class AsrModel(nn.Module):

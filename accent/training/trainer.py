@@ -43,7 +43,7 @@ from typing import Any, Dict, List, Mapping, Optional
 import numpy as np
 import torch
 
-from accent.data.kaldi_dir import DataDirError, write_list, write_text_atomic
+from accent.data.kaldi_dir import DataDirError, read_mapping, write_list, write_text_atomic
 from accent.features.fbank import FbankConfig
 from accent.dataset import (
     BucketBatchSampler, FeatsDataset, FeatureNormalizer, SpecAugment, Tokenizer, collate, make_loader, read_label_list,
@@ -250,12 +250,13 @@ class Trainer:
         # data
         label_source = str(self.train_data / "accents")
         online = data_cfg["features"] == "online"
+        self._check_adversary()
         if online:
             self._check_online()
             self.train_set = CropDataset(
                 self.train_data, FbankConfig.from_dict(self.frontend), self.labels, self.normalizer,
                 augment=data_cfg["augment"], specaug=SpecAugment.from_config(data_cfg["specaug"]),
-                seed=int(cfg["seed"]), label_source=label_source,
+                seed=int(cfg["seed"]), label_source=label_source, speakers=self._adversary_speakers(),
             )
         else:
             self.train_set = FeatsDataset(
@@ -368,6 +369,16 @@ class Trainer:
                 return FeatureNormalizer.from_dict(asr_norm)
         return FeatureNormalizer.from_stats_file(self.cmvn_path)
 
+    def _adversary_speakers(self) -> Optional[List[str]]:
+        """The training speakers of a speaker adversary (``model.speaker_adversary``); their number
+        goes into the config, so the checkpoint rebuilds the same model."""
+        adv = self.cfg["model"].get("speaker_adversary")
+        if not adv:
+            return None
+        speakers = sorted(set(read_mapping(self.train_data / "utt2spk").values()))
+        adv["num_speakers"] = len(speakers)
+        return speakers
+
     def _check_online(self) -> None:
         """On-the-fly features must be the ones stage 2 made for dev and test: the same FBank
         options (``conf/fbank.yaml``), and no CTC (a crop has no transcript)."""
@@ -379,6 +390,10 @@ class Trainer:
         if not self.frontend:
             raise ConfigError(f"data.features: online needs {self.train_data}/conf/fbank.yaml, the FBank options "
                               "of the dev features (stage 2 writes it)")
+
+    def _check_adversary(self) -> None:
+        if self.cfg["model"].get("speaker_adversary") and self.cfg["data"]["features"] != "online":
+            raise ConfigError("model.speaker_adversary is trained on crops (data.features: online)")
 
     def _asr_state(self) -> Dict[str, Any]:
         """The ASR checkpoint (possibly large), read once: set-up needs its CMVN statistics
@@ -577,6 +592,9 @@ class Trainer:
             labels = batch["labels"].to(dev, non_blocking=True) if batch["labels"] is not None else None
             if getattr(self.model, "ctc_head", None) is None:
                 targets = tlen = None
+            speakers = batch.get("speakers")
+            if speakers is not None and model.training:
+                return model(feats, lengths, labels, targets, tlen, speakers.to(dev, non_blocking=True))
             return model(feats, lengths, labels, targets, tlen)
 
     def _set_margin(self) -> Optional[float]:
