@@ -22,6 +22,7 @@ setup(
         "soundfile>=0.12",
         "scipy",
         "pyroomacoustics>=0.7",  # simulated room impulse responses for reverberation (data.augment.reverb)
+        "pocketsphinx>=5.0",  # the phonotactic system's phone recogniser (its US-English model ships in the wheel)
         "tqdm",
         "editdistance>=0.8",  # phone error rate
         "scikit-learn",  # linear baselines, metrics, t-SNE/PCA

@@ -11,9 +11,27 @@ import soundfile as sf
 
 from accent.data.kaldi_dir import read_list, read_mapping
 from accent.evaluation.real_benchmark import benchmark, default_egs, dev_split
-from test_dataset import accent_signal
 
 ACCS = ["US", "ES", "FR"]
+
+
+VOICES = ["en-us", "en-gb", "en-sc"]
+SENTENCES = ["Please call Stella.", "Ask her to bring these things with her from the store.",
+             "Six spoons of fresh snow peas, five thick slabs of blue cheese."]
+
+
+def speech(accent: int, speaker: int, i: int) -> np.ndarray:
+    """espeak-ng speech, one voice per 'accent' and a pitch per speaker, at 16 kHz."""
+    import subprocess
+
+    from scipy.signal import resample_poly
+
+    wav = subprocess.run(["espeak-ng", "-v", VOICES[accent], "-p", str(30 + 10 * speaker), "--stdout",
+                          SENTENCES[i % len(SENTENCES)]], check=True, capture_output=True).stdout
+    import io
+
+    x, rate = sf.read(io.BytesIO(wav), dtype="float32")
+    return resample_poly(x, 160, rate // 100).astype(np.float32)
 
 
 def saa_like_root(root: Path, speakers: int = 4, utts: int = 3) -> Path:
@@ -29,7 +47,7 @@ def saa_like_root(root: Path, speakers: int = 4, utts: int = 3) -> Path:
                 seed += 1
                 d = root / acc / spk
                 d.mkdir(parents=True, exist_ok=True)
-                sf.write(d / f"{spk}S{1001 + i}.wav", accent_signal(a, 2.0, seed), 16000, subtype="PCM_16")
+                sf.write(d / f"{spk}S{1001 + i}.wav", speech(a, s, i), 16000, subtype="PCM_16")
                 (d / f"{spk}S{1001 + i}.txt").write_text("<unk>")
     (root / "lists").mkdir()
     (root / "lists" / "train_spk.txt").write_text("".join(f"{s}\n" for s in train))
@@ -61,11 +79,17 @@ def test_benchmark_runs_the_recipe_on_held_out_speakers(tmp_path):
     assert not (seed / "data" / "libri_train").exists()  # nothing needs LibriSpeech: none prepared
     assert not (seed / "downloads").exists()
     rows = json.loads((tmp_path / "work" / "bench_real.json").read_text())["rows"]
-    assert [r["system"] for r in rows] == ["pooled log-mel + LR", "real_ecapa_c128"]
+    assert [r["system"] for r in rows] == ["pooled log-mel + LR", "phonotactic", "real_ecapa_c128",
+                                           "real_ecapa_c128_prlm_fusion"]
     for r in rows:
         for key in ("dev seg", "dev spk", "test seg", "test spk"):
             assert len(r["values"][key]) == 1 and 0.0 <= r["values"][key][0] <= 100.0
-    assert rows[1]["params"] > 0 and 0 < rows[1]["minutes"][0] < 10
-    assert "real_ecapa_c128" in text and "test spk" in text
+    assert rows[2]["params"] > 0 and 0 < rows[2]["minutes"][0] < 10
+    assert "real_ecapa_c128_prlm_fusion" in text and "test spk" in text
     # per-speaker scores: 3 test speakers, so a multiple of 1/3
-    assert np.isclose(rows[1]["values"]["test spk"][0] * 3 / 100, round(rows[1]["values"]["test spk"][0] * 3 / 100))
+    for r in rows:
+        assert np.isclose(r["values"]["test spk"][0] * 3 / 100, round(r["values"]["test spk"][0] * 3 / 100))
+    # the phonotactic system decoded every set; the fusion's dev weight is recorded
+    assert all((seed / "data" / x / "text.phone_rec").is_file() for x in ("train", "dev", "test"))
+    fusion = json.loads((seed / "exp" / "real_ecapa_c128_prlm_fusion" / "results.json").read_text())
+    assert fusion["weights"][0] == 1.0 and fusion["weights_chosen_on"] == "dev"

@@ -39,7 +39,7 @@ class Decoded:
     refs: Optional[List[str]]        # None: the set has no utt2accent
     hyps: List[str]
     posteriors: np.ndarray           # (N, num_labels)
-    embeddings: np.ndarray           # (N, embed_dim)
+    embeddings: Optional[np.ndarray]  # (N, embed_dim); None for systems without one
     labels: List[str]                # the model's labels (posterior columns)
     log_posteriors: Optional[np.ndarray] = None   # (N, num_labels); None: log of ``posteriors``
     utt2spk: Optional[Dict[str, str]] = None      # of the decoded utterances (None: the set has none)
@@ -277,7 +277,8 @@ def write_decode_dir(out_dir: Path, name: str, d: Decoded, source: str = "") -> 
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    write_embeddings(out_dir / "embeddings.ark", d.utts, d.embeddings)
+    if d.embeddings is not None:  # None: a system without embeddings (phonotactic, fusion)
+        write_embeddings(out_dir / "embeddings.ark", d.utts, d.embeddings)
     if d.utt2spk is not None:
         write_mapping(out_dir / "utt2spk", d.utt2spk)
     elif (out_dir / "utt2spk").exists():

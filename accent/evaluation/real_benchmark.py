@@ -12,6 +12,9 @@ path.sh/cmd.sh link to ``egs/aesrc``):
 3. the pooled log-mel + logistic regression floor on the same split (C chosen by
    speaker-grouped cross-validation on the training speakers).
 
+With ``--phonotactic true`` in the run options (the default of ``--preset real``), the phonotactic
+system and its fusion with each config get rows too.
+
 The table gives mean ± sd over the seeds of per-segment and per-speaker accuracy on dev and test,
 training minutes (train + dev passes, from ``results.json``) and parameters.
 """
@@ -93,7 +96,7 @@ def run_seed(root: Path, egs: Path, work: Path, configs: Sequence[str], seed: in
     d = recipe_dir(work / f"seed{seed}", egs)
     dev = dev_split(read_speakers(root / "lists" / "train_spk.txt"), per_accent, seed)
     write_text_atomic(d / "dev_spk.list", "".join(f"{s}\n" for s in dev))
-    cmd = ["./run.sh", "--stage", "1", "--stop-stage", "6", "--aesrc-root", str(root.resolve()),
+    cmd = ["./run.sh", "--stage", "1", "--stop-stage", "6", "--preset", "real", "--aesrc-root", str(root.resolve()),
            "--dev-spk-list", "dev_spk.list", "--aesrc-test-spk-list", str((root / "lists" / "test_spk.txt").resolve()),
            "--accent-configs", " ".join(configs), "--plots", "false", "--train-opts", f"--seed {seed} {train_opts}".strip(), *run_opts]
     log.info("seed %d: %s (in %s)", seed, " ".join(cmd), d)
@@ -105,28 +108,31 @@ def run_seed(root: Path, egs: Path, work: Path, configs: Sequence[str], seed: in
 
 
 def collect(seed_dirs: Sequence[Path], configs: Sequence[str]) -> List[Row]:
-    """One row per config (and the linear floor) over the seeds' recipe directories."""
+    """One row per system over the seeds' recipe directories: the linear floor, the phonotactic
+    system (when trained), each config, and each config fused with the phonotactic system."""
     from accent.training.config import experiment_name
 
-    rows = {"lr": Row("pooled log-mel + LR")}
-    for c in configs:
-        rows[c] = Row(experiment_name(c))
+    names = [experiment_name(c) for c in configs]
+    names = ["phonotactic"] + names + [f"{n}_prlm_fusion" for n in names]
+    rows = {"lr": Row("pooled log-mel + LR"), **{n: Row(n) for n in names}}
     for d in seed_dirs:
-        for c in configs:
-            exp = d / "exp" / experiment_name(c)
+        for n in names:
+            exp = d / "exp" / n
+            if not (exp / "results.json").is_file():
+                continue
             e = load_experiment(exp)
             res = json.loads((exp / "results.json").read_text())
-            rows[c].params = int(res["params"]["trainable"])
-            rows[c].minutes.append(float(res["train_time_s"]) / 60.0)
+            rows[n].params = int(res["params"]["trainable"])
+            rows[n].minutes.append(float(res["train_time_s"]) / 60.0)
             for name in ("dev", "test"):
                 s = e.scores.get(name)
-                rows[c].add(f"{name} seg", s.accuracy if s else None)
-                rows[c].add(f"{name} spk", s.speakers.accuracy if s and s.speakers else None)
+                rows[n].add(f"{name} seg", s.accuracy if s else None)
+                rows[n].add(f"{name} spk", s.speakers.accuracy if s and s.speakers else None)
         for name in ("dev", "test"):
             seg, spk = linear_baseline_scores(d / "data" / "train", d / "data" / name)
             rows["lr"].add(f"{name} seg", seg)
             rows["lr"].add(f"{name} spk", spk)
-    return [rows["lr"]] + [rows[c] for c in configs]
+    return [r for r in rows.values() if r.values]
 
 
 def _cell(xs: Sequence[float]) -> str:

@@ -54,6 +54,8 @@ ngpu=1                   # GPUs per node of a training job; > 1: data-parallel (
 num_nodes=1              # nodes per training job (> 1: DDP across nodes, on Slurm; see README "Distributed training")
 train_threads=1          # CPU threads of a training job ($cuda_cmd --num-threads; torch uses as many)
 plots=true               # stage 6: t-SNE/PCA embedding plots (false: scores only, much faster)
+phonotactic=             # true: also the phonotactic system (pocketsphinx phones + n-gram LR), fused with
+                         # each accent model in stage 6 (default: true with --preset real, else false)
 train_opts=              # extra accent.bin.train options, e.g. "--device cpu --num-threads 1"
 score_opts=              # extra accent.bin.score options (stage 6), e.g. "--device cpu --max-embed-utts 1000"
 
@@ -115,6 +117,7 @@ case ${preset} in
   *) echo "$0: --preset ${preset}: expected demo, paper or real" >&2; exit 1 ;;
 esac
 config_list() { case "$1" in default) echo "$2" ;; none) echo "" ;; *) echo "$1" ;; esac; }
+[ -z "${phonotactic}" ] && { [ "${preset}" = real ] && phonotactic=true || phonotactic=false; }
 preset_lists=false; [ "${accent_configs}" = default ] && preset_lists=true
 asr_config=$(config_list "${asr_config}" "${preset_asr}")
 asr_finetune_config=$(config_list "${asr_finetune_config}" "${preset_ft}")
@@ -295,6 +298,24 @@ if [ ${stage} -le 5 ] && [ ${stop_stage} -ge 5 ]; then
     log "Stage 5: dev accuracy (best epoch) per experiment"
     python -m accent.bin.show_results "${dirs[@]}"
   fi
+  if ${phonotactic}; then
+    # the phonotactic system: what a real-speech English phone recogniser hears, as phone n-grams
+    phon_sets="${train_set} dev"; [ -f data/test/utt2accent ] && phon_sets="${phon_sets} test"
+    for x in ${phon_sets}; do
+      is_done data/${x}/.phone_rec.done "$(fingerprint data/${x}/wav.scp)" && continue
+      $train_cmd --num-threads ${nj} exp/log/decode_phones_${x}.log \
+        python -m accent.bin.decode_phones --nj ${nj} data/${x}
+      fingerprint data/${x}/wav.scp > data/${x}/.phone_rec.done
+    done
+    settings="$(for x in ${phon_sets}; do fingerprint data/${x}/text.phone_rec; done)"
+    if ! is_done exp/phonotactic/.done "${settings}"; then
+      log "Stage 5: phonotactic accent classifier on data/${train_set}/text.phone_rec -> exp/phonotactic"
+      phon_data=""; for x in ${phon_sets}; do [ ${x} != ${train_set} ] && phon_data="${phon_data} --data ${x}=data/${x}"; done
+      $train_cmd exp/phonotactic/log/train.log \
+        python -m accent.bin.train_phonotactic --train-data data/${train_set} --exp-dir exp/phonotactic ${phon_data}
+      echo "${settings}" > exp/phonotactic/.done
+    fi
+  fi
 fi
 
 if [ ${stage} -le 6 ] && [ ${stop_stage} -ge 6 ]; then
@@ -311,6 +332,14 @@ if [ ${stage} -le 6 ] && [ ${stop_stage} -ge 6 ]; then
     $cuda_cmd --gpu $(( ngpu > 0 ? 1 : 0 )) ${dir}/log/score.log \
       python -m accent.bin.score --exp-dir ${dir} ${sets} ${score_opts}
   done
+  if ${phonotactic} && [ ${#dirs[@]} -gt 0 ]; then
+    # each accent model fused with the phonotactic system (its weight chosen on dev)
+    fuse_sets=dev; [ -f data/test/utt2accent ] && fuse_sets="dev test"
+    for dir in "${dirs[@]}"; do
+      python -m accent.bin.fuse ${dir} exp/phonotactic --out-dir ${dir}_prlm_fusion --sets ${fuse_sets}
+    done
+    dirs=(exp/phonotactic "${dirs[@]}" "${dirs[@]/%/_prlm_fusion}")
+  fi
   # RESULTS.md keeps the rows of experiments scored by earlier calls
   [ ${#dirs[@]} -gt 0 ] && python -m accent.bin.collect_results --out RESULTS.md "${dirs[@]}"
   log "Stage 6: RESULTS.md; per experiment exp/<name>/results.md, decode_<set>/confusion.png, plots/*.png"

@@ -1,0 +1,90 @@
+"""Score-level fusion of accent systems (as language-ID systems are fused): the log-posteriors of
+the systems, weighted and summed per utterance, renormalised.
+
+The first system weighs 1; the weight of each other one is chosen on the dev set, from
+``WEIGHTS``, as the one with the highest mean log-posterior of the true accent (cross-entropy:
+smoother than accuracy on a small dev set), so the test speakers never choose it.  The fused
+system is written as an experiment of its own (decode directories, ``results.json``), scored and
+tabled like the others.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Dict, List, Sequence
+
+import numpy as np
+
+from accent.data.kaldi_dir import DataDirError, read_mapping, write_list, write_text_atomic
+
+from .decode import Decoded, decode_dir, read_predictions, write_decode_dir
+
+log = logging.getLogger(__name__)
+
+WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0)
+
+
+def _normalise(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=1, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+
+
+def _system_decode(exp_dir: Path, set_name: str):
+    from accent.training.checkpoint import experiment_checkpoint
+
+    try:
+        ckpt = experiment_checkpoint(exp_dir).name
+    except FileNotFoundError:
+        ckpt = "best.pt"  # a system without checkpoints (phonotactic): decode_<set>
+    d = decode_dir(exp_dir, set_name, ckpt)
+    p = read_predictions(d / "predictions.tsv")
+    if p.log_posteriors is None:
+        raise DataDirError(f"{d / 'predictions.tsv'}: no log-posteriors to fuse (rescore with accent.bin.score)")
+    return d, p
+
+
+def fuse_experiments(exp_dirs: Sequence[Path], out_dir: Path, sets: Sequence[str], dev: str = "dev") -> Dict[str, float]:
+    """Fuse the decode directories of ``exp_dirs`` on ``sets`` into ``out_dir``; returns the weights."""
+    exp_dirs, out_dir = [Path(e) for e in exp_dirs], Path(out_dir)
+    if len(exp_dirs) < 2:
+        raise ValueError("fusion needs two systems or more")
+    decoded = {s: [_system_decode(e, s) for e in exp_dirs] for s in sets}
+    for s, systems in decoded.items():
+        first = systems[0][1]
+        for d, p in systems[1:]:
+            if p.utts != first.utts or p.labels != first.labels:
+                raise DataDirError(f"{d}: other utterances or labels than {systems[0][0]}; cannot fuse")
+    if dev not in decoded or decoded[dev][0][1].refs is None:
+        raise DataDirError(f"fusion weights are chosen on the labelled set {dev!r}, which was not decoded")
+    weights = [1.0]
+    dev_systems = [p for _, p in decoded[dev]]
+    truth = np.array([dev_systems[0].labels.index(r) for r in dev_systems[0].refs])
+    for k in range(1, len(exp_dirs)):
+        def dev_ll(w: float) -> float:
+            z = sum(wi * p.log_posteriors for wi, p in zip(weights + [w], dev_systems[:k + 1]))
+            return float(_normalise(z)[np.arange(len(truth)), truth].mean())
+        weights.append(max(WEIGHTS, key=dev_ll))
+    names = [e.name for e in exp_dirs]
+    log.info("fusion of %s: weights %s (chosen on %s)", " + ".join(names), weights, dev)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    labels = dev_systems[0].labels
+    for s, systems in decoded.items():
+        first = systems[0][1]
+        lp = _normalise(sum(w * p.log_posteriors for w, (_, p) in zip(weights, systems)))
+        spk_file = systems[0][0] / "utt2spk"
+        spk = read_mapping(spk_file) if spk_file.is_file() else None
+        write_decode_dir(out_dir / f"decode_{s}", s, Decoded(
+            utts=first.utts, refs=first.refs, hyps=[labels[int(k)] for k in lp.argmax(1)], posteriors=np.exp(lp),
+            embeddings=None, labels=labels, log_posteriors=lp, utt2spk=spk), source=str(out_dir))
+    write_list(out_dir / "accents", labels)
+    results = [json.loads((e / "results.json").read_text()) if (e / "results.json").is_file() else {} for e in exp_dirs]
+    params = sum(int((r.get("params") or {}).get("trainable", 0)) for r in results)
+    write_text_atomic(out_dir / "results.json", json.dumps({
+        "task": "accent", "method": "fusion", "config": "fusion of " + " + ".join(names),
+        "systems": [str(e) for e in exp_dirs], "weights": weights, "weights_chosen_on": dev,
+        "train_time_s": sum(float(r.get("train_time_s", 0.0)) for r in results),
+        "params": {"total": params, "trainable": params}}, indent=2) + "\n")
+    (out_dir / ".done").touch()
+    return dict(zip(names, weights))
