@@ -118,6 +118,54 @@ def test_symlinked_utils_dir_finds_the_package(tmp_path: Path) -> None:
     assert "via-link" in read(recipe / "l.log")
 
 
+def test_kaldi_queue_options_are_accepted_and_ignored(tmp_path: Path) -> None:
+    # What a Kaldi user's cmd.sh passes to run.pl: GridEngine and site options, all ignored as Kaldi's run.pl does.
+    r = run_pl(["-l", "arch=*64*", "-pe", "smp", "4", "-V", "-q", "all.q", "--bogus", "1", "-sync", "y",
+                "--max-jobs-run", "2", "JOB=1:2", "log/o.JOB.log", "echo", "ok"], tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert r.stderr == ""
+    assert "\nok\n" in read(tmp_path / "log/o.2.log")
+    spec = parse_command_line(["-pe", "smp", "4", "-V", "--account", "a", "l.log", "true"])
+    assert spec.options.native == [["-pe", "smp", "4"], ["-V"]]
+    assert spec.options.given == [("--account", "a")]
+
+
+def test_runner_works_without_python_on_path(tmp_path: Path) -> None:
+    # A Kaldi recipe's PATH has no python of ours: the wrapper finds the toolkit's interpreter itself.
+    no_python = tmp_path / "bin"  # the shells and nothing else
+    no_python.mkdir()
+    for tool in ("sh", "bash"):
+        (no_python / tool).symlink_to(subprocess.run(["bash", "-c", f"command -v {tool}"], capture_output=True,
+                                                     text=True).stdout.strip())
+    env = {"PATH": str(no_python), "HOME": str(tmp_path)}
+    r = subprocess.run([str(RUN_PL), "l.log", "echo", "found"], cwd=tmp_path, env=env, capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert "\nfound\n" in read(tmp_path / "l.log")
+    # $ACCENT_PYTHON picks the interpreter; a wrong one fails with a message saying what to set
+    env["ACCENT_PYTHON"] = str(tmp_path / "nonexistent-python")
+    r = subprocess.run([str(RUN_PL), "l2.log", "true"], cwd=tmp_path, env=env, capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 127
+    assert "run.pl: no Python for the accent toolkit" in r.stderr and "ACCENT_PYTHON" in r.stderr
+
+
+def test_log_dates_are_written_as_date_prints_them(tmp_path: Path) -> None:
+    r = run_pl(["l.log", "date"], tmp_path)
+    assert r.returncode == 0, r.stderr
+    lines = read(tmp_path / "l.log").splitlines()
+    started = lines[1][len("# Started at "):]
+    printed = lines[3]
+    # same format: day of month padded with a space ("Dec  1"), as date(1) does; equal unless a
+    # second boundary passed in between
+    assert re.fullmatch(r"\w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \w+ \d{4}", started), started
+    assert started[:10] == printed[:10]
+    assert subprocess.run(["date", "-d", "2026-12-01", "+%a %b %e"], capture_output=True, text=True).stdout.strip() \
+        == time.strftime("%a %b %e", time.strptime("2026-12-01", "%Y-%m-%d"))
+    from accent.jobs.logs import now_string
+    assert now_string()[8] != "0"  # never "Dec 01"
+
+
 # ---------------------------------------------------------------------------------------------
 # Quoting
 
@@ -130,6 +178,18 @@ def test_quoting_of_arguments_with_spaces_and_escaped_pipe(tmp_path: Path) -> No
     assert r.returncode == 0, read(tmp_path / "q.log")
     body = read(tmp_path / "q.log").splitlines()[3:-2]
     assert body == ["[A  B]", "[IT'S]", "[COST $5 `X`]", "[]", "[X\\TY]", '["Q"]']
+
+
+def test_arguments_are_never_run_by_the_shell(tmp_path: Path) -> None:
+    # Command substitution, variables, globs, ; and parentheses in a value stay the value.
+    args = ["printf", "[%s]\\n", "n$(touch${IFS}PWNED)", "`touch PWNED2`", "$HOME", "*", "a;touch PWNED3",
+            "/data/AESRC(2020)"]
+    r = run_pl(["q.log", *args], tmp_path)
+    assert r.returncode == 0, read(tmp_path / "q.log")
+    assert not any((tmp_path / name).exists() for name in ("PWNED", "PWNED2", "PWNED3"))
+    body = read(tmp_path / "q.log").splitlines()[3:-2]
+    assert body == ["[n$(touch${IFS}PWNED)]", "[`touch PWNED2`]", "[$HOME]", "[*]", "[a;touch PWNED3]",
+                    "[/data/AESRC(2020)]"]
 
 
 def test_single_argument_is_a_whole_command_line(tmp_path: Path) -> None:
@@ -149,7 +209,10 @@ def test_quote_command_rule() -> None:
     assert quote_command(["echo", "a b", "|", "wc"]) == "echo 'a b' | wc"
     assert quote_command(["echo", "it's here"]) == "echo 'it'\\''s here'"
     assert quote_command(["echo", ""]) == "echo ''"
-    assert quote_command(["a", "x\\y", '"', "ark:-", "2>&1", "$X"]) == "a 'x\\y' '\"' ark:- 2>&1 $X"
+    assert quote_command(["a", "x\\y", '"', "ark:-", "2>&1", "$X"]) == "a 'x\\y' '\"' ark:- 2>&1 '$X'"
+    # only plain words and shell operators on their own are left unquoted
+    assert quote_command(["ls", "/data/AESRC(2020)", "ark,t:-", "a=b", "|", "wc", ">", "o.txt"]) == \
+        "ls '/data/AESRC(2020)' ark,t:- a=b | wc > o.txt"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -197,7 +260,6 @@ def test_forgotten_range_hint(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--bogus", "1", "l.log", "true"], "unknown option '--bogus'"),
         (["--max-jobs-run", "0", "l.log", "true"], "invalid value '0' for --max-jobs-run"),
         (["--num-threads", "two", "l.log", "true"], "invalid value 'two' for --num-threads"),
         (["JOB=1:", "l.JOB.log", "true"], "invalid job range 'JOB=1:'"),

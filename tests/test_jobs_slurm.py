@@ -183,6 +183,26 @@ def test_sbatch_command_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     assert argv[-4:] == ["--parsable", "--job-name=b", "--output=/r/exp/q/b-7.out", "/r/exp/q/b.sh"]
 
 
+def test_site_options_of_the_config_reach_sbatch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A site's conf/slurm.conf may define options of its own (Kaldi's slurm.pl passes them on).
+    (tmp_path / "conf").mkdir()
+    (tmp_path / "conf/slurm.conf").write_text(CONF + "option account=* --account=$0\noption qos=* --qos=$0\n")
+    monkeypatch.chdir(tmp_path)
+    backend = SlurmBackend()
+    spec = parse_command_line(["--account", "proj1", "--qos=high", "JOB=1:2", "exp/log/a.JOB.log", "true"], "slurm.pl")
+    backend.check(spec)
+    argv = backend.submit_command(spec, QueueFiles.for_spec(spec, "/r"))
+    assert argv[:6] == ["sbatch", "--export=PATH", "--ntasks-per-node=1", "--account=proj1", "--qos=high", "-p"]
+    # an option the config does not define is an error naming the config file
+    spec = parse_command_line(["--partition", "x", "l.log", "true"], "slurm.pl")
+    with pytest.raises(UsageError, match="option --partition x is not described in config file conf/slurm.conf"):
+        backend.check(spec)
+    # GridEngine's options mean nothing to sbatch: refused, naming the config file to use instead
+    spec = parse_command_line(["-l", "h_vmem=4G", "l.log", "true"], "slurm.pl")
+    with pytest.raises(UsageError, match="GridEngine options \\(-l h_vmem=4G\\) mean nothing to Slurm.*conf/slurm.conf"):
+        backend.check(spec)
+
+
 def _env(extra: Dict[str, str] = None) -> Dict[str, str]:
     env = dict(os.environ if extra is None else extra)
     env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")

@@ -60,13 +60,18 @@ def node_command(spec_path: str, index: str, status_file: Optional[str] = None) 
 
     It runs task ``index`` of a spec saved with :meth:`JobSpec.to_json` through
     ``accent.jobs exec`` (log header, command, footer even when cancelled; exit code in
-    ``status_file`` if given), with this same Python interpreter and its installed ``accent``
-    (the nodes are expected to share the file system, as with Kaldi's queue.pl).  ``index`` is
+    ``status_file`` if given), with this same Python interpreter and this same ``accent`` package
+    (its directory first on ``PYTHONPATH``: a venv shared by several checkouts must not pick
+    another one's), the nodes sharing the file system as with Kaldi's queue.pl.  ``index`` is
     inserted unquoted so it may be a shell expression such as ``$SLURM_ARRAY_TASK_ID``; the paths
     are quoted.
     """
+    import accent
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(accent.__file__)))
     parts = [sys.executable, "-m", "accent.jobs", "exec", "--spec", os.path.abspath(spec_path)]
-    command = " ".join(shlex.quote(p) for p in parts) + f" --index {index}"
+    command = (f'env PYTHONPATH={shlex.quote(root)}"${{PYTHONPATH:+:$PYTHONPATH}}" '
+               + " ".join(shlex.quote(p) for p in parts) + f" --index {index}")
     if status_file is not None:
         command += f" --status-file {shlex.quote(os.path.abspath(status_file))}"
     return command
