@@ -11,8 +11,9 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Dict, Iterable, List, Mapping, Optional, Sequence
+from typing import Dict, Iterable, Iterator, List, Mapping, Optional, Sequence
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +121,31 @@ def write_data_dir(
         write_list(data_dir / "accents", labels)
 
 
+@contextmanager
+def replacing_data_dir(dst: os.PathLike) -> Iterator[Path]:
+    """Make ``dst`` anew: yields an empty directory next to it, which replaces ``dst`` when the
+    block ends without an error (else it is removed and ``dst`` is left as it was).
+
+    A step that makes a data directory writes all of it this way, so no file of an earlier
+    version (features, ``text.phn``, markers of later steps) survives to describe other
+    utterances, and a failed step leaves the old directory whole.
+    """
+    dst = Path(dst)
+    tmp, old = dst.with_name(dst.name + ".tmp"), dst.with_name(dst.name + ".old")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+    if dst.exists():
+        os.replace(dst, old)
+    os.replace(tmp, dst)
+    shutil.rmtree(old, ignore_errors=True)
+
+
 def validate_data_dir(
     data_dir: os.PathLike,
     require: Sequence[str] = ("wav.scp", "utt2spk", "spk2utt"),
@@ -223,13 +249,15 @@ def split_data_dir(data_dir: os.PathLike, nj: int) -> List[Path]:
 
     Speakers are kept whole and assigned in order so that each split has about
     the same number of utterances. An existing split is reused when it is newer
-    than ``utt2spk``, so a rerun does not rewrite it.
+    than every file of the directory, so a rerun does not rewrite it (but a new
+    ``wav.scp`` with the same utterances is split again).
     """
     data_dir = Path(data_dir)
     split_root = data_dir / f"split{nj}"
     parts = [split_root / str(j) for j in range(1, nj + 1)]
     stamp = split_root / ".done"
-    if stamp.is_file() and stamp.stat().st_mtime >= (data_dir / "utt2spk").stat().st_mtime:
+    sources = [data_dir / n for n in (*UTT_FILES, "spk2utt") if (data_dir / n).is_file()]
+    if stamp.is_file() and all(stamp.stat().st_mtime_ns >= p.stat().st_mtime_ns for p in sources):
         return parts
     spk2utt = read_mapping(data_dir / "spk2utt")
     if len(spk2utt) < nj:
@@ -280,18 +308,15 @@ def combine_data_dirs(dst: os.PathLike, srcs: Sequence[os.PathLike]) -> int:
             owner[utt] = s
         for n in names:
             files[n].update(read_mapping(s / n, allow_empty_value=True))
-    tmp = dst.with_name(dst.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    write_data_dir(tmp, files)
     # features of one directory are made one way (data/<set>/conf/fbank.yaml, stage 2)
     confs = {(s / "conf" / "fbank.yaml").read_text() if (s / "conf" / "fbank.yaml").is_file() else None for s in srcs}
     if "feats.scp" in names and len(confs) > 1:
         raise DataDirError(f"{', '.join(map(str, srcs))}: features made with different FBank options "
                            "(conf/fbank.yaml); cannot combine")
-    if "feats.scp" in names and None not in confs:
-        (tmp / "conf").mkdir()
-        write_text_atomic(tmp / "conf" / "fbank.yaml", confs.pop())
-    n = validate_data_dir(tmp, require=("utt2spk", "spk2utt"))
-    shutil.rmtree(dst, ignore_errors=True)
-    os.replace(tmp, dst)
+    with replacing_data_dir(dst) as tmp:
+        write_data_dir(tmp, files)
+        if "feats.scp" in names and None not in confs:
+            (tmp / "conf").mkdir()
+            write_text_atomic(tmp / "conf" / "fbank.yaml", confs.pop())
+        n = validate_data_dir(tmp, require=("utt2spk", "spk2utt"))
     return n
