@@ -358,6 +358,64 @@ def test_signal_kills_running_tasks(tmp_path: Path, signum: int) -> None:
         assert re.search(r"# Ended \(code \d+(; signal \d+)?\) at ", text)
 
 
+def _start_tasks_leaving_grandchildren(tmp_path: Path, argv_prefix: Sequence[str] = ()) -> Tuple[subprocess.Popen, List[int]]:
+    cmd = "sleep 60 & echo $! > pid.JOB; wait"
+    proc = subprocess.Popen(
+        [*argv_prefix, str(RUN_PL), "JOB=1:2", "log/k.JOB.log", cmd],
+        cwd=tmp_path, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True,  # its own process group, as a recipe started from a terminal
+    )
+    pid_files = [tmp_path / "pid.1", tmp_path / "pid.2"]
+    assert wait_for(lambda: all(p.exists() and p.read_text().strip() for p in pid_files), 10)
+    pids = [int(p.read_text()) for p in pid_files]
+    assert all(process_alive(pid) for pid in pids)
+    return proc, pids
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="needs /proc to check processes")
+def test_sigkill_of_the_runner_and_its_group_stops_its_tasks(tmp_path: Path) -> None:
+    # kill -9 runs no handler; the tasks are in sessions of their own, so a kill of the runner's
+    # process group does not reach them either: the runner's watchdog stops them.
+    proc, pids = _start_tasks_leaving_grandchildren(tmp_path)
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate(timeout=15)
+        assert wait_for(lambda: not any(process_alive(pid) for pid in pids), 10)
+    finally:
+        for pid in pids:
+            if process_alive(pid):
+                os.kill(pid, signal.SIGKILL)
+    for i in (1, 2):
+        assert f"# Killed: the job runner (pid {proc.pid}) died" in read(tmp_path / f"log/k.{i}.log")
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="needs /proc to check processes")
+def test_runner_stops_its_tasks_when_the_script_that_started_it_dies(tmp_path: Path) -> None:
+    # kill -9 of run.sh alone: its run.pl gets SIGHUP from the kernel and stops its tasks.
+    script = tmp_path / "recipe.sh"
+    script.write_text("#!/bin/bash\n\"$@\"\necho unreachable\n")
+    script.chmod(0o755)
+    proc, pids = _start_tasks_leaving_grandchildren(tmp_path, [str(script)])
+    try:
+        os.kill(proc.pid, signal.SIGKILL)  # the script only, not its group
+        proc.communicate(timeout=15)
+        assert wait_for(lambda: not any(process_alive(pid) for pid in pids), 10)
+    finally:
+        for pid in pids:
+            if process_alive(pid):
+                os.kill(pid, signal.SIGKILL)
+    assert wait_for(lambda: "# Ended" in read(tmp_path / "log/k.2.log"), 10)
+    assert "# Killed: the job runner received SIGHUP" in read(tmp_path / "log/k.1.log")
+
+
+def test_finished_runner_leaves_no_watchdog(tmp_path: Path) -> None:
+    r = run_pl(["JOB=1:3", "log/w.JOB.log", "echo $PPID > ppid.JOB"], tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert r.stderr == ""
+    for i in (1, 2, 3):
+        assert "# Killed" not in read(tmp_path / f"log/w.{i}.log")
+
+
 # ---------------------------------------------------------------------------------------------
 # parse_options.sh
 

@@ -200,3 +200,55 @@ def test_librispeech_gets_convert_audio_and_skip_bad(recipe, tmp_path):
     assert r.returncode == 0, r.stdout + r.stderr
     assert list(read_mapping(recipe / "data/libri_dev/converted_audio")) == [flac.stem]
     assert read_mapping(recipe / "data/libri_dev/wav.scp")[flac.stem].startswith("sox ")
+
+
+def _processes_in(directory: Path) -> list:
+    """PIDs of the live processes whose working directory is ``directory``."""
+    from conftest import process_alive
+
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                if Path(os.readlink(proc / "cwd")) == directory and process_alive(int(proc.name)):
+                    pids.append(int(proc.name))
+            except OSError:
+                pass
+    return pids
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="needs /proc to check processes")
+def test_sigkill_of_the_recipe_stops_its_jobs_and_the_rerun_gives_the_same_features(recipe):
+    """kill -9 of run.sh's process group in stage 2: no feature job outlives it (they are in
+    sessions of their own), and the rerun makes the same features as an uninterrupted run."""
+    import shutil
+    import signal
+
+    import numpy as np
+    from conftest import wait_for
+
+    r = run_recipe(recipe, "--stage", "2", "--stop-stage", "2", *TINY)  # the features of an uninterrupted run
+    assert r.returncode == 0, r.stdout + r.stderr
+    before = {u: kaldiio.load_mat(v) for u, v in read_mapping(recipe / "data/train/feats.scp").items()}
+    shutil.rmtree(recipe / "fbank/train")
+    shutil.rmtree(recipe / "exp/make_fbank/train")
+    (recipe / "data/train/.fbank.done").unlink()
+    env = dict(os.environ, PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"])
+    env.pop("cmd_backend", None)
+    proc = subprocess.Popen(["./run.sh", "--stage", "2", "--stop-stage", "2", *TINY], cwd=recipe, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    logs = [recipe / f"exp/make_fbank/train/make_fbank_train.{j}.log" for j in (1, 2)]
+    try:
+        assert wait_for(lambda: all(p.exists() for p in logs), 60)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    recipe_dir = recipe.resolve()
+    assert wait_for(lambda: not _processes_in(recipe_dir), 15), _processes_in(recipe_dir)
+    texts = [p.read_text() for p in logs]
+    assert any("# Killed: the job runner" in t for t in texts), texts  # the kill landed while jobs ran
+    r = run_recipe(recipe, "--stage", "2", "--stop-stage", "2", *TINY)
+    assert r.returncode == 0, r.stdout + r.stderr
+    after = {u: kaldiio.load_mat(v) for u, v in read_mapping(recipe / "data/train/feats.scp").items()}
+    assert sorted(after) == sorted(before)
+    assert all(np.array_equal(after[u], before[u]) for u in before)

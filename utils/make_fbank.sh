@@ -15,6 +15,14 @@ data=$1 logdir=$2 fbankdir=$3
 name=$(basename "$data")
 . "${0%/*}/accent_python.sh"
 
+# One writer at a time (this step writes the feature dir and the data dir's features): a second
+# run stops here, naming this one.  The lock is held by this script, its runner and its jobs, and
+# freed by the kernel when the last of them ends, however it ended.
+mkdir -p "$fbankdir"
+exec {lock_fd}<>"$fbankdir/.lock"
+"$accent_python" -m accent.jobs.lock --fd "$lock_fd" --pid $$ --prog "$0" "$fbankdir" || exit 1
+export ACCENT_LOCK_FDS="${ACCENT_LOCK_FDS:+$ACCENT_LOCK_FDS }$lock_fd"
+
 # as Kaldi's make_fbank.sh: the old features go first, so the data dir never lists features that
 # the jobs are about to overwrite (or that other options made), nor do its splits
 rm -f "$data/feats.scp" "$data/utt2num_frames"

@@ -12,11 +12,13 @@ from __future__ import annotations
 import abc
 import os
 import shlex
+import signal
 import sys
 from typing import Dict, List, Optional, Sequence, TextIO
 
 from accent.jobs.logs import ensure_log_dir, signal_name, tail
 from accent.jobs.signals import StopSignals
+from accent.jobs.watchdog import die_with_parent
 from accent.jobs.spec import HelpRequested, JobSpec, Task, UsageError, parse_command_line
 
 # Lines of the first failed log shown on stderr, so the user sees why without opening it.
@@ -117,6 +119,9 @@ def main(backend: Backend, argv: Sequence[str]) -> int:
         print(f"{prog}: {e}", file=sys.stderr, flush=True)
         return 1
     with StopSignals() as stop:
+        # the runner goes when the script that started it goes (kill -9 of run.sh): its tasks
+        # are then stopped (or its cluster job cancelled) as on a hangup
+        die_with_parent(signal.SIGHUP)
         try:
             results = backend.run_tasks(spec, tasks, stop)
         except Interrupted as e:
