@@ -340,6 +340,29 @@ def test_sigterm_cancels_the_job(slurm: SlurmCluster, tmp_path: Path) -> None:
         assert re.search(r"# Ended \(code \d+(; signal \d+)?\) at ", read(tmp_path / f"log/k.{i}.log"))
 
 
+def test_job_is_cancelled_when_the_script_that_submitted_it_is_killed(slurm: SlurmCluster, tmp_path: Path) -> None:
+    # kill -9 of run.sh: its slurm.pl gets SIGHUP from the kernel and cancels the job, as on Ctrl-C.
+    script = tmp_path / "recipe.sh"
+    script.write_text("#!/bin/bash\n\"$@\"\necho unreachable\n")
+    script.chmod(0o755)
+    proc = subprocess.Popen(
+        [str(script), str(SLURM_PL), "JOB=1:2", "log/k.JOB.log", "sleep 60 & echo $! > pid.JOB; wait"],
+        cwd=tmp_path, env=_env(slurm.env()), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        pid_files = [tmp_path / "pid.1", tmp_path / "pid.2"]
+        assert wait_for(lambda: all(p.exists() and p.read_text().strip() for p in pid_files), 30)
+        pids = [int(p.read_text()) for p in pid_files]
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        assert wait_for(lambda: slurm.jobs() == [], 40)
+        assert wait_for(lambda: not any(process_alive(pid) for pid in pids), 10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
 def test_tasks_cancelled_before_they_ran_count_as_failed(slurm: SlurmCluster, tmp_path: Path) -> None:
     # Task 1 cancels the whole array (as a user's scancel would) while tasks 2 and 3 are pending.
     # (X as the job variable: JOB or I would be replaced inside $SLURM_ARRAY_JOB_ID too, as in Kaldi)
