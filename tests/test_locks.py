@@ -49,6 +49,27 @@ def test_second_writer_is_refused_and_a_dead_holder_does_not_block(tmp_path: Pat
         pass
 
 
+def test_forked_children_of_the_writer_do_not_hold_its_lock(tmp_path: Path) -> None:
+    # DataLoader workers are forks of the trainer: after a kill -9 of the trainer they linger a
+    # while, and must not keep the experiment locked for the rerun.
+    code = ("import os, sys, time; from accent.jobs.lock import DirectoryLock\n"
+            "with DirectoryLock(sys.argv[1]):\n"
+            "    child = os.fork()\n"
+            "    if child == 0:\n        print('ready', flush=True); time.sleep(60); os._exit(0)\n"
+            "    print(child, flush=True); time.sleep(120)\n")
+    holder = subprocess.Popen([sys.executable, "-c", code, str(tmp_path / "exp")], stdout=subprocess.PIPE, text=True,
+                              env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    lines = {holder.stdout.readline().strip(), holder.stdout.readline().strip()}  # the child is running
+    child = int((lines - {"ready"}).pop())
+    try:
+        kill(holder)
+        assert process_alive(child)
+        with DirectoryLock(tmp_path / "exp"):
+            pass
+    finally:
+        os.kill(child, signal.SIGKILL)
+
+
 def _data_dir(tmp_path: Path) -> Path:
     wavs = {f"spk{s}-u{i}": str(write_wav(tmp_path / "wav" / f"{s}{i}.wav", 0.5, seed=10 * s + i))
             for s in range(2) for i in range(2)}

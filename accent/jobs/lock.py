@@ -63,9 +63,29 @@ def lock_fd(fd: int, directory: os.PathLike, pid: Optional[int] = None) -> None:
     os.pwrite(fd, f"pid {pid or os.getpid()} on host {socket.gethostname()}\n".encode(), 0)
 
 
+# The descriptors of the DirectoryLocks this process holds.  A forked child (a DataLoader
+# worker, say) closes its copies at once: it is not the writer, and holding the lock it would
+# keep it taken after the writer has died (until the child noticed and exited itself).
+_held: set = set()
+
+
+def _close_in_child() -> None:
+    for fd in _held:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    _held.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_close_in_child)
+
+
 class DirectoryLock:
     """``with DirectoryLock(dir):`` makes ``dir`` if needed and holds its lock for the block (and
-    to the end of the process, however it ends, if the block does not end first)."""
+    to the end of the process, however it ends, if the block does not end first).  The lock is
+    this process's: neither forked children nor started programs inherit it."""
 
     def __init__(self, directory: os.PathLike) -> None:
         self.directory = Path(directory)
@@ -80,10 +100,12 @@ class DirectoryLock:
             os.close(fd)
             raise
         self._fd = fd
+        _held.add(fd)
         return self
 
     def __exit__(self, *exc: object) -> None:
         if self._fd is not None:
+            _held.discard(self._fd)
             os.close(self._fd)  # releases the lock; the file stays, its contents are stale now
             self._fd = None
 
