@@ -252,3 +252,15 @@ def test_sigkill_of_the_recipe_stops_its_jobs_and_the_rerun_gives_the_same_featu
     after = {u: kaldiio.load_mat(v) for u, v in read_mapping(recipe / "data/train/feats.scp").items()}
     assert sorted(after) == sorted(before)
     assert all(np.array_equal(after[u], before[u]) for u in before)
+
+
+def test_corpus_path_with_shell_characters(recipe, tmp_path):
+    """--aesrc-root "/data/AESRC(2020)": the job's shell gets the path as one quoted word."""
+    import shutil
+
+    corpus = tmp_path / "AESRC(2020) $copy"
+    shutil.copytree(recipe / "downloads/demo/aesrc2020", corpus, symlinks=True)
+    r = run_recipe(recipe, "--stage", "1", "--stop-stage", "1", "--aesrc-root", str(corpus),
+                   "--dev-spk-list", str(corpus / "dev_spk.list"), *TINY)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert all(v.startswith(str(corpus)) for v in read_mapping(recipe / "data/train/wav.scp").values())
