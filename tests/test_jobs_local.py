@@ -213,6 +213,7 @@ def test_quote_command_rule() -> None:
     # only plain words and shell operators on their own are left unquoted
     assert quote_command(["ls", "/data/AESRC(2020)", "ark,t:-", "a=b", "|", "wc", ">", "o.txt"]) == \
         "ls '/data/AESRC(2020)' ark,t:- a=b | wc > o.txt"
+    assert quote_command(["a", "2>/dev/null", ">o.txt", ">$(x)"]) == "a 2>/dev/null >o.txt '>$(x)'"
 
 
 # ---------------------------------------------------------------------------------------------

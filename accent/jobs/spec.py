@@ -51,6 +51,8 @@ _PLAIN_WORD_RE = re.compile(r"^[A-Za-z0-9_@%+=:,./-]+$")
 # Shell operators written as arguments of their own, as Kaldi's scripts do (``prog ark:- \| other``,
 # ``... ">" out``): passed through so the job's shell runs the pipeline or the redirection.
 SHELL_OPERATORS = frozenset({"|", "|&", "||", "&&", ";", "&", ">", ">>", "<", "2>", "2>>", "2>&1", ">&2", "&>"})
+# ... and a redirection glued to a plain-word target (``2>/dev/null``, ``>out.txt``).
+_REDIRECTION_RE = re.compile(r"^(\d?>>?|\d?>&|<|&>)[A-Za-z0-9_@%+=:,./-]+$")
 
 
 class UsageError(Exception):
@@ -145,8 +147,9 @@ class JobSpec:
 def quote_command(args: Sequence[str]) -> str:
     """Join the command arguments into one ``bash -c`` string.
 
-    Every argument is quoted unless it is a plain word (letters, digits, ``_@%+=:,./-``) or a
-    shell operator on its own (``|``, ``>``, ``2>&1``, ``&&`` ...), so a value never turns into
+    Every argument is quoted unless it is a plain word (letters, digits, ``_@%+=:,./-``), a
+    shell operator on its own (``|``, ``>``, ``2>&1``, ``&&`` ...) or a redirection to a plain
+    word (``2>/dev/null``), so a value never turns into
     shell syntax: ``/data/AESRC(2020)`` stays a path and ``$(...)``, backticks, ``$VAR``, globs
     and ``;`` inside an argument are not run or expanded.  Kaldi passed every argument without
     whitespace through untouched, which let the job's shell parse values a second time.  The
@@ -159,7 +162,7 @@ def quote_command(args: Sequence[str]) -> str:
     """
     if len(args) == 1:
         return args[0]
-    return " ".join(arg if _PLAIN_WORD_RE.match(arg) or arg in SHELL_OPERATORS
+    return " ".join(arg if _PLAIN_WORD_RE.match(arg) or arg in SHELL_OPERATORS or _REDIRECTION_RE.match(arg)
                     else "'" + arg.replace("'", "'\\''") + "'" for arg in args)
 
 

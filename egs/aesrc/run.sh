@@ -55,7 +55,7 @@ help_message="Usage: $0 [--stage N] [--stop-stage M] [--nj 4] [--aesrc-root DIR]
 . ./path.sh
 . utils/parse_options.sh
 . ./cmd.sh
-. utils/recipe_helpers.sh  # log, is_done, fingerprint, best_dev
+. utils/recipe_helpers.sh  # log, is_done, must_run, fingerprint, best_dev
 
 if [ -z "${aesrc_root}" ]; then
   aesrc_root=${demo_dir}/aesrc2020
@@ -98,10 +98,7 @@ if [ ${stage} -le 1 ] && [ ${stop_stage} -ge 1 ]; then
   [ -n "${aesrc_test_dir}" ] && opts+=(--test-dir "${aesrc_test_dir}")
   [ -n "${aesrc_test_labels}" ] && opts+=(--test-labels "${aesrc_test_labels}")
   settings="${aesrc_root} ${dev_spk_list} ${opts[*]}"
-  # A step's marker is removed before the step starts and written when it has finished, so a
-  # failed or killed step is redone by the next run whatever its settings.
-  if ! is_done data/.aesrc.done "${settings}"; then
-    rm -f data/.aesrc.done
+  if must_run data/.aesrc.done "${settings}"; then
     $train_cmd exp/log/prepare_aesrc.log \
       python -m accent.bin.prepare_aesrc --corpus-dir "${aesrc_root}" --dev-spk-list "${dev_spk_list}" \
         --out-dir data --nj ${nj} "${opts[@]}"
@@ -111,16 +108,14 @@ if [ ${stage} -le 1 ] && [ ${stop_stage} -ge 1 ]; then
   for p in ${librispeech_train_parts}; do parts+=("${p}=libri_train"); done
   for p in ${librispeech_dev_parts}; do parts+=("${p}=libri_dev"); done
   settings="${librispeech_root} ${parts[*]} ${input_opts[*]}"
-  if ! is_done data/.librispeech.done "${settings}"; then
-    rm -f data/.librispeech.done
+  if must_run data/.librispeech.done "${settings}"; then
     rm -rf data/manifests/librispeech  # lhotse would reuse stale manifests
     $train_cmd exp/log/prepare_librispeech.log \
       python -m accent.bin.prepare_librispeech --corpus-dir "${librispeech_root}" --out-dir data \
         --manifest-dir data/manifests/librispeech --nj ${nj} --parts "${parts[@]}" "${input_opts[@]}"
     echo "${settings}" > data/.librispeech.done
   fi
-  if ${speed_perturb} && ! is_done data/train_sp/.done "$(fingerprint data/train/wav.scp)"; then
-    rm -f data/train_sp/.done
+  if ${speed_perturb} && must_run data/train_sp/.done "$(fingerprint data/train/wav.scp)"; then
     $train_cmd exp/log/perturb_data_dir_speed.log utils/perturb_data_dir_speed.sh data/train data/train_sp
     fingerprint data/train/wav.scp > data/train_sp/.done
   fi
@@ -130,8 +125,7 @@ if [ ${stage} -le 2 ] && [ ${stop_stage} -ge 2 ]; then
   log "Stage 2: FBank features (${fbank_config}) and CMVN statistics"
   for x in ${all_sets}; do
     settings="$(fingerprint data/${x}/wav.scp) $(fingerprint ${fbank_config})"
-    is_done data/${x}/.fbank.done "${settings}" && continue
-    rm -f data/${x}/.fbank.done
+    must_run data/${x}/.fbank.done "${settings}" || continue
     utils/make_fbank.sh --cmd "${train_cmd}" --nj ${nj} --fbank-config ${fbank_config} \
       data/${x} exp/make_fbank/${x} fbank/${x}
     echo "${settings}" > data/${x}/.fbank.done
@@ -195,8 +189,7 @@ if [ ${stage} -le 4 ] && [ ${stop_stage} -ge 4 ]; then
   if [ -n "${asr_finetune_config}" ]; then
     # the hybrid paper's trainable AM: the LibriSpeech AM trained on with LibriSpeech + accented speech
     settings="$(fingerprint data/libri_train/feats.scp data/${train_set}/feats.scp)"
-    if ! is_done data/libri_train_${train_set}/.done "${settings}"; then
-      rm -f data/libri_train_${train_set}/.done
+    if must_run data/libri_train_${train_set}/.done "${settings}"; then
       utils/combine_data.sh data/libri_train_${train_set} data/libri_train data/${train_set}
       echo "${settings}" > data/libri_train_${train_set}/.done
     fi
