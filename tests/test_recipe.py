@@ -202,21 +202,6 @@ def test_librispeech_gets_convert_audio_and_skip_bad(recipe, tmp_path):
     assert read_mapping(recipe / "data/libri_dev/wav.scp")[flac.stem].startswith("sox ")
 
 
-def _processes_in(directory: Path) -> list:
-    """PIDs of the live processes whose working directory is ``directory``."""
-    from conftest import process_alive
-
-    pids = []
-    for proc in Path("/proc").iterdir():
-        if proc.name.isdigit():
-            try:
-                if Path(os.readlink(proc / "cwd")) == directory and process_alive(int(proc.name)):
-                    pids.append(int(proc.name))
-            except OSError:
-                pass
-    return pids
-
-
 @pytest.mark.skipif(not os.path.isdir("/proc"), reason="needs /proc to check processes")
 def test_sigkill_of_the_recipe_stops_its_jobs_and_the_rerun_gives_the_same_features(recipe):
     """kill -9 of run.sh's process group in stage 2: no feature job outlives it (they are in
@@ -243,8 +228,10 @@ def test_sigkill_of_the_recipe_stops_its_jobs_and_the_rerun_gives_the_same_featu
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
+    from conftest import processes_in
+
     recipe_dir = recipe.resolve()
-    assert wait_for(lambda: not _processes_in(recipe_dir), 15), _processes_in(recipe_dir)
+    assert wait_for(lambda: not processes_in(recipe_dir), 15), processes_in(recipe_dir)
     texts = [p.read_text() for p in logs]
     assert any("# Killed: the job runner" in t for t in texts), texts  # the kill landed while jobs ran
     r = run_recipe(recipe, "--stage", "2", "--stop-stage", "2", *TINY)
