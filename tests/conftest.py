@@ -99,6 +99,21 @@ def process_alive(pid: int) -> bool:
         return False
 
 
+def processes_in(directory: Path) -> list:
+    """PIDs of the live processes whose working directory is ``directory``."""
+    import os
+
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                if Path(os.readlink(proc / "cwd")) == directory and process_alive(int(proc.name)):
+                    pids.append(int(proc.name))
+            except OSError:
+                pass
+    return pids
+
+
 def wait_for(predicate, timeout: float) -> bool:
     """Poll ``predicate`` until it holds or ``timeout`` seconds pass; return its last value."""
     import time

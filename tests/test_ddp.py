@@ -131,7 +131,7 @@ def test_launch_trains_on_two_processes_rank_0_writes_and_resume_works(corpus, t
     assert "[rank 1]" not in out  # rank 1 had nothing to warn about
     exp = tmp_path / "exp"
     assert sorted(p.name for p in exp.iterdir()) == sorted(
-        [".done", "accents", "best.pt", "config.yaml", "epoch_1.pt", "epoch_2.pt", "fbank.yaml", "last.pt",
+        [".done", ".lock", "accents", "best.pt", "config.yaml", "epoch_1.pt", "epoch_2.pt", "fbank.yaml", "last.pt",
          "results.json", "tensorboard", "train_log.jsonl"])
     assert len(list((exp / "tensorboard").iterdir())) == 1  # one SummaryWriter: rank 0's
     model, ckpt = load_model(exp / "best.pt")

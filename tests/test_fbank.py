@@ -275,3 +275,32 @@ def test_cmvn(tmp_path):
     np.testing.assert_allclose(normed.std(0), 1, atol=1e-3)
     u = utterance_cmvn(allf[:50])
     np.testing.assert_allclose(u.mean(0), 0, atol=1e-4)
+
+
+def test_job_is_redone_when_its_options_or_audio_change(tmp_path):
+    """A finished job counts as done only for the options and the wav.scp it was made with."""
+    d = _data_dir(tmp_path)
+    prefix = tmp_path / "fbank" / "raw_fbank_d.1"
+    scp = compute_fbank_job(d, prefix, FbankConfig())
+    assert kaldiio.load_mat(read_mapping(scp)["spk-u0"]).shape[1] == 40
+    compute_fbank_job(d, prefix, FbankConfig(num_mel_bins=80))
+    assert kaldiio.load_mat(read_mapping(scp)["spk-u0"]).shape[1] == 80
+    mtime = os.stat(scp).st_mtime_ns
+    compute_fbank_job(d, prefix, FbankConfig(num_mel_bins=80))  # same options, same audio: skipped
+    assert os.stat(scp).st_mtime_ns == mtime
+    # the same utterances read from other audio (e.g. converted): redone
+    wavs = read_mapping(d / "wav.scp")
+    wavs["spk-u0"] = str(write_wav(tmp_path / "wav" / "other.wav", 2.0, seed=9))
+    write_data_dir(d, {"wav.scp": wavs})
+    compute_fbank_job(d, prefix, FbankConfig(num_mel_bins=80))
+    assert kaldiio.load_mat(read_mapping(scp)["spk-u0"]).shape == (198, 80)
+
+
+def test_combine_refuses_features_of_other_options(tmp_path):
+    d = _data_dir(tmp_path)
+    prefix = tmp_path / "fbank" / "raw.1"
+    compute_fbank_job(d, prefix, FbankConfig())
+    FbankConfig(num_mel_bins=80).save(d / "conf" / "fbank.yaml")  # what the data dir says it holds
+    with pytest.raises(AudioError, match="made with FBank options"):
+        combine_feats(d, [prefix])
+    assert not (d / "feats.scp").exists()

@@ -118,6 +118,54 @@ def test_symlinked_utils_dir_finds_the_package(tmp_path: Path) -> None:
     assert "via-link" in read(recipe / "l.log")
 
 
+def test_kaldi_queue_options_are_accepted_and_ignored(tmp_path: Path) -> None:
+    # What a Kaldi user's cmd.sh passes to run.pl: GridEngine and site options, all ignored as Kaldi's run.pl does.
+    r = run_pl(["-l", "arch=*64*", "-pe", "smp", "4", "-V", "-q", "all.q", "--bogus", "1", "-sync", "y",
+                "--max-jobs-run", "2", "JOB=1:2", "log/o.JOB.log", "echo", "ok"], tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert r.stderr == ""
+    assert "\nok\n" in read(tmp_path / "log/o.2.log")
+    spec = parse_command_line(["-pe", "smp", "4", "-V", "--account", "a", "l.log", "true"])
+    assert spec.options.native == [["-pe", "smp", "4"], ["-V"]]
+    assert spec.options.given == [("--account", "a")]
+
+
+def test_runner_works_without_python_on_path(tmp_path: Path) -> None:
+    # A Kaldi recipe's PATH has no python of ours: the wrapper finds the toolkit's interpreter itself.
+    no_python = tmp_path / "bin"  # the shells and nothing else
+    no_python.mkdir()
+    for tool in ("sh", "bash"):
+        (no_python / tool).symlink_to(subprocess.run(["bash", "-c", f"command -v {tool}"], capture_output=True,
+                                                     text=True).stdout.strip())
+    env = {"PATH": str(no_python), "HOME": str(tmp_path)}
+    r = subprocess.run([str(RUN_PL), "l.log", "echo", "found"], cwd=tmp_path, env=env, capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert "\nfound\n" in read(tmp_path / "l.log")
+    # $ACCENT_PYTHON picks the interpreter; a wrong one fails with a message saying what to set
+    env["ACCENT_PYTHON"] = str(tmp_path / "nonexistent-python")
+    r = subprocess.run([str(RUN_PL), "l2.log", "true"], cwd=tmp_path, env=env, capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 127
+    assert "run.pl: no Python for the accent toolkit" in r.stderr and "ACCENT_PYTHON" in r.stderr
+
+
+def test_log_dates_are_written_as_date_prints_them(tmp_path: Path) -> None:
+    r = run_pl(["l.log", "date"], tmp_path)
+    assert r.returncode == 0, r.stderr
+    lines = read(tmp_path / "l.log").splitlines()
+    started = lines[1][len("# Started at "):]
+    printed = lines[3]
+    # same format: day of month padded with a space ("Dec  1"), as date(1) does; equal unless a
+    # second boundary passed in between
+    assert re.fullmatch(r"\w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \w+ \d{4}", started), started
+    assert started[:10] == printed[:10]
+    assert subprocess.run(["date", "-d", "2026-12-01", "+%a %b %e"], capture_output=True, text=True).stdout.strip() \
+        == time.strftime("%a %b %e", time.strptime("2026-12-01", "%Y-%m-%d"))
+    from accent.jobs.logs import now_string
+    assert now_string()[8] != "0"  # never "Dec 01"
+
+
 # ---------------------------------------------------------------------------------------------
 # Quoting
 
@@ -130,6 +178,18 @@ def test_quoting_of_arguments_with_spaces_and_escaped_pipe(tmp_path: Path) -> No
     assert r.returncode == 0, read(tmp_path / "q.log")
     body = read(tmp_path / "q.log").splitlines()[3:-2]
     assert body == ["[A  B]", "[IT'S]", "[COST $5 `X`]", "[]", "[X\\TY]", '["Q"]']
+
+
+def test_arguments_are_never_run_by_the_shell(tmp_path: Path) -> None:
+    # Command substitution, variables, globs, ; and parentheses in a value stay the value.
+    args = ["printf", "[%s]\\n", "n$(touch${IFS}PWNED)", "`touch PWNED2`", "$HOME", "*", "a;touch PWNED3",
+            "/data/AESRC(2020)"]
+    r = run_pl(["q.log", *args], tmp_path)
+    assert r.returncode == 0, read(tmp_path / "q.log")
+    assert not any((tmp_path / name).exists() for name in ("PWNED", "PWNED2", "PWNED3"))
+    body = read(tmp_path / "q.log").splitlines()[3:-2]
+    assert body == ["[n$(touch${IFS}PWNED)]", "[`touch PWNED2`]", "[$HOME]", "[*]", "[a;touch PWNED3]",
+                    "[/data/AESRC(2020)]"]
 
 
 def test_single_argument_is_a_whole_command_line(tmp_path: Path) -> None:
@@ -149,7 +209,11 @@ def test_quote_command_rule() -> None:
     assert quote_command(["echo", "a b", "|", "wc"]) == "echo 'a b' | wc"
     assert quote_command(["echo", "it's here"]) == "echo 'it'\\''s here'"
     assert quote_command(["echo", ""]) == "echo ''"
-    assert quote_command(["a", "x\\y", '"', "ark:-", "2>&1", "$X"]) == "a 'x\\y' '\"' ark:- 2>&1 $X"
+    assert quote_command(["a", "x\\y", '"', "ark:-", "2>&1", "$X"]) == "a 'x\\y' '\"' ark:- 2>&1 '$X'"
+    # only plain words and shell operators on their own are left unquoted
+    assert quote_command(["ls", "/data/AESRC(2020)", "ark,t:-", "a=b", "|", "wc", ">", "o.txt"]) == \
+        "ls '/data/AESRC(2020)' ark,t:- a=b | wc > o.txt"
+    assert quote_command(["a", "2>/dev/null", ">o.txt", ">$(x)"]) == "a 2>/dev/null >o.txt '>$(x)'"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -197,7 +261,6 @@ def test_forgotten_range_hint(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--bogus", "1", "l.log", "true"], "unknown option '--bogus'"),
         (["--max-jobs-run", "0", "l.log", "true"], "invalid value '0' for --max-jobs-run"),
         (["--num-threads", "two", "l.log", "true"], "invalid value 'two' for --num-threads"),
         (["JOB=1:", "l.JOB.log", "true"], "invalid job range 'JOB=1:'"),
@@ -294,6 +357,64 @@ def test_signal_kills_running_tasks(tmp_path: Path, signum: int) -> None:
         text = read(tmp_path / f"log/k.{i}.log")
         assert f"# Killed: the job runner received {signal.Signals(signum).name}" in text
         assert re.search(r"# Ended \(code \d+(; signal \d+)?\) at ", text)
+
+
+def _start_tasks_leaving_grandchildren(tmp_path: Path, argv_prefix: Sequence[str] = ()) -> Tuple[subprocess.Popen, List[int]]:
+    cmd = "sleep 60 & echo $! > pid.JOB; wait"
+    proc = subprocess.Popen(
+        [*argv_prefix, str(RUN_PL), "JOB=1:2", "log/k.JOB.log", cmd],
+        cwd=tmp_path, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True,  # its own process group, as a recipe started from a terminal
+    )
+    pid_files = [tmp_path / "pid.1", tmp_path / "pid.2"]
+    assert wait_for(lambda: all(p.exists() and p.read_text().strip() for p in pid_files), 10)
+    pids = [int(p.read_text()) for p in pid_files]
+    assert all(process_alive(pid) for pid in pids)
+    return proc, pids
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="needs /proc to check processes")
+def test_sigkill_of_the_runner_and_its_group_stops_its_tasks(tmp_path: Path) -> None:
+    # kill -9 runs no handler; the tasks are in sessions of their own, so a kill of the runner's
+    # process group does not reach them either: the runner's watchdog stops them.
+    proc, pids = _start_tasks_leaving_grandchildren(tmp_path)
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate(timeout=15)
+        assert wait_for(lambda: not any(process_alive(pid) for pid in pids), 10)
+    finally:
+        for pid in pids:
+            if process_alive(pid):
+                os.kill(pid, signal.SIGKILL)
+    for i in (1, 2):
+        assert f"# Killed: the job runner (pid {proc.pid}) died" in read(tmp_path / f"log/k.{i}.log")
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="needs /proc to check processes")
+def test_runner_stops_its_tasks_when_the_script_that_started_it_dies(tmp_path: Path) -> None:
+    # kill -9 of run.sh alone: its run.pl gets SIGHUP from the kernel and stops its tasks.
+    script = tmp_path / "recipe.sh"
+    script.write_text("#!/bin/bash\n\"$@\"\necho unreachable\n")
+    script.chmod(0o755)
+    proc, pids = _start_tasks_leaving_grandchildren(tmp_path, [str(script)])
+    try:
+        os.kill(proc.pid, signal.SIGKILL)  # the script only, not its group
+        proc.communicate(timeout=15)
+        assert wait_for(lambda: not any(process_alive(pid) for pid in pids), 10)
+    finally:
+        for pid in pids:
+            if process_alive(pid):
+                os.kill(pid, signal.SIGKILL)
+    assert wait_for(lambda: "# Ended" in read(tmp_path / "log/k.2.log"), 10)
+    assert "# Killed: the job runner received SIGHUP" in read(tmp_path / "log/k.1.log")
+
+
+def test_finished_runner_leaves_no_watchdog(tmp_path: Path) -> None:
+    r = run_pl(["JOB=1:3", "log/w.JOB.log", "echo $PPID > ppid.JOB"], tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert r.stderr == ""
+    for i in (1, 2, 3):
+        assert "# Killed" not in read(tmp_path / f"log/w.{i}.log")
 
 
 # ---------------------------------------------------------------------------------------------

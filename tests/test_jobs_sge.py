@@ -15,6 +15,8 @@ from typing import List, Sequence
 
 import pytest
 
+import accent
+
 from accent.jobs.queue import QueueFiles, batch_script
 from accent.jobs.queue_config import cli_options, map_options, parse_config
 from accent.jobs.sge import SgeBackend, sge_job_name
@@ -70,8 +72,11 @@ def test_batch_script() -> None:
         "#!/bin/bash", "# queue.pl: qsub ...", "cd '/r d' || exit 1", "[ -f ./path.sh ] && . ./path.sh",
         "task=${SGE_TASK_ID:-3}",
     ]
+    # the node runs this checkout's package with this interpreter
+    root = Path(os.path.abspath(accent.__file__)).parents[1]
     assert lines[5] == (
-        f"exec {sys.executable} -m accent.jobs exec --spec '/r d/exp/q/a.json' --index \"$task\" "
+        f'exec env PYTHONPATH={root}"${{PYTHONPATH:+:$PYTHONPATH}}" '
+        f"{sys.executable} -m accent.jobs exec --spec '/r d/exp/q/a.json' --index \"$task\" "
         "--status-file '/r d/exp/q/a.'\"$task\".status"
     )
 

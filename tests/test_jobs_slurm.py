@@ -183,6 +183,26 @@ def test_sbatch_command_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     assert argv[-4:] == ["--parsable", "--job-name=b", "--output=/r/exp/q/b-7.out", "/r/exp/q/b.sh"]
 
 
+def test_site_options_of_the_config_reach_sbatch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A site's conf/slurm.conf may define options of its own (Kaldi's slurm.pl passes them on).
+    (tmp_path / "conf").mkdir()
+    (tmp_path / "conf/slurm.conf").write_text(CONF + "option account=* --account=$0\noption qos=* --qos=$0\n")
+    monkeypatch.chdir(tmp_path)
+    backend = SlurmBackend()
+    spec = parse_command_line(["--account", "proj1", "--qos=high", "JOB=1:2", "exp/log/a.JOB.log", "true"], "slurm.pl")
+    backend.check(spec)
+    argv = backend.submit_command(spec, QueueFiles.for_spec(spec, "/r"))
+    assert argv[:6] == ["sbatch", "--export=PATH", "--ntasks-per-node=1", "--account=proj1", "--qos=high", "-p"]
+    # an option the config does not define is an error naming the config file
+    spec = parse_command_line(["--partition", "x", "l.log", "true"], "slurm.pl")
+    with pytest.raises(UsageError, match="option --partition x is not described in config file conf/slurm.conf"):
+        backend.check(spec)
+    # GridEngine's options mean nothing to sbatch: refused, naming the config file to use instead
+    spec = parse_command_line(["-l", "h_vmem=4G", "l.log", "true"], "slurm.pl")
+    with pytest.raises(UsageError, match="GridEngine options \\(-l h_vmem=4G\\) mean nothing to Slurm.*conf/slurm.conf"):
+        backend.check(spec)
+
+
 def _env(extra: Dict[str, str] = None) -> Dict[str, str]:
     env = dict(os.environ if extra is None else extra)
     env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
@@ -318,6 +338,29 @@ def test_sigterm_cancels_the_job(slurm: SlurmCluster, tmp_path: Path) -> None:
     assert not (tmp_path / "pid.3").exists() and not (tmp_path / "pid.4").exists()
     for i in (1, 2):  # the node side wrote the footer when Slurm signalled the task
         assert re.search(r"# Ended \(code \d+(; signal \d+)?\) at ", read(tmp_path / f"log/k.{i}.log"))
+
+
+def test_job_is_cancelled_when_the_script_that_submitted_it_is_killed(slurm: SlurmCluster, tmp_path: Path) -> None:
+    # kill -9 of run.sh: its slurm.pl gets SIGHUP from the kernel and cancels the job, as on Ctrl-C.
+    script = tmp_path / "recipe.sh"
+    script.write_text("#!/bin/bash\n\"$@\"\necho unreachable\n")
+    script.chmod(0o755)
+    proc = subprocess.Popen(
+        [str(script), str(SLURM_PL), "JOB=1:2", "log/k.JOB.log", "sleep 60 & echo $! > pid.JOB; wait"],
+        cwd=tmp_path, env=_env(slurm.env()), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        pid_files = [tmp_path / "pid.1", tmp_path / "pid.2"]
+        assert wait_for(lambda: all(p.exists() and p.read_text().strip() for p in pid_files), 30)
+        pids = [int(p.read_text()) for p in pid_files]
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        assert wait_for(lambda: slurm.jobs() == [], 40)
+        assert wait_for(lambda: not any(process_alive(pid) for pid in pids), 10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
 
 
 def test_tasks_cancelled_before_they_ran_count_as_failed(slurm: SlurmCluster, tmp_path: Path) -> None:

@@ -53,3 +53,23 @@ def test_bad_flac_listed_or_skipped(tmp_path):
     assert set(read_mapping(d / "bad_utts")) == {"19-198-0001", "26-198-0002"}
     # wav.scp points at the real corpus, not at the symlinked view lhotse was run on
     assert all(str(root.resolve()) in p for p in read_mapping(d / "wav.scp").values())
+
+
+def test_other_sample_rates_need_convert_audio(tmp_path):
+    """As for AESRC: a file at another rate stops preparation, unless --convert-audio turns it into
+    a sox pipe (listed in converted_audio); wav.scp paths are absolute."""
+    from accent.data.audio import read_wav_scp_entry
+
+    root = make_librispeech(tmp_path / "LibriSpeech", "dev-clean", utts=2)
+    odd = root / "dev-clean" / "26" / "198" / "26-198-0001.flac"
+    sf.write(odd, tone(0.6, 8000), 8000, format="FLAC")
+    with pytest.raises(CorpusError, match="sample rate 8000 Hz, expected 16000 Hz.*--convert-audio"):
+        prepare_librispeech_dirs(root, tmp_path / "data", {"dev-clean": "libri_dev"}, tmp_path / "m")
+    prepare_librispeech_dirs(root, tmp_path / "data", {"dev-clean": "libri_dev"}, tmp_path / "m2", convert_audio=True)
+    d = tmp_path / "data" / "libri_dev"
+    wav_scp = read_mapping(d / "wav.scp")
+    assert wav_scp["26-198-0001"].startswith("sox ") and wav_scp["26-198-0001"].endswith("|")
+    assert set(read_mapping(d / "converted_audio")) == {"26-198-0001"}
+    samples, rate = read_wav_scp_entry(wav_scp["26-198-0001"])
+    assert rate == 16000 and abs(len(samples) - 9600) <= 2
+    assert all(Path(v).is_absolute() for u, v in wav_scp.items() if u != "26-198-0001")

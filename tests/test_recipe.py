@@ -121,3 +121,133 @@ def test_speed_perturbation(recipe):
         # the feature count follows the speed: about n/0.9 and n/1.1 frames
         assert abs(frames["sp0.9-" + u] - frames[u] / 0.9) <= 2 and abs(frames["sp1.1-" + u] - frames[u] / 1.1) <= 2
     assert (sp / "cmvn.ark").is_file()
+
+
+def test_wav_scp_paths_are_absolute(recipe):
+    """A data dir works from any directory: its wav.scp names files by absolute paths."""
+    for x in SETS:
+        for entry in read_mapping(recipe / "data" / x / "wav.scp").values():
+            path = entry.split()[1] if entry.endswith("|") else entry
+            assert Path(path).is_absolute(), (x, entry)
+
+
+def test_other_fbank_config_recomputes_the_features(recipe, tmp_path):
+    """Stage 2 with other FBank options redoes every job (not "already complete, skipping")."""
+    config = recipe / "conf" / "my80.yaml"
+    config.write_text("num_mel_bins: 80\n")
+    try:
+        r = run_recipe(recipe, "--stage", "2", "--stop-stage", "2", "--fbank-config", "conf/my80.yaml", *TINY)
+        assert r.returncode == 0, r.stdout + r.stderr
+        for x in SETS:
+            d = recipe / "data" / x
+            assert yaml.safe_load((d / "conf/fbank.yaml").read_text())["num_mel_bins"] == 80
+            assert {kaldiio.load_mat(v).shape[1] for v in read_mapping(d / "feats.scp").values()} == {80}
+        assert "already complete" not in "".join(p.read_text() for p in (recipe / "exp/make_fbank").rglob("*.log"))
+    finally:  # back to the 40-dim features the other tests expect
+        r = run_recipe(recipe, "--stage", "2", "--stop-stage", "2", *TINY)
+        assert r.returncode == 0, r.stdout + r.stderr
+    assert {kaldiio.load_mat(v).shape[1] for v in read_mapping(recipe / "data/train/feats.scp").values()} == {40}
+
+
+def test_stage_1_rerun_over_featured_data_dirs(recipe, tmp_path):
+    """Stage 1 rewrites a data dir whole (no stale feats.scp/text.phn naming dropped utterances), and
+    a failed stage 1 leaves no marker behind, so the next run redoes it."""
+    import shutil
+
+    corpus = tmp_path / "aesrc2020"
+    shutil.copytree(recipe / "downloads/demo/aesrc2020", corpus, symlinks=True)
+    train_utts = read_mapping(recipe / "data/train/utt2spk")
+    wav = next(w for w in sorted(corpus.glob("*/*/*.wav")) if sum(u.endswith(w.stem) for u in train_utts) == 1)
+    bad_utt = next(u for u in train_utts if u.endswith(wav.stem))
+    wav.write_bytes(b"")
+    common = ["--aesrc-root", str(corpus), "--dev-spk-list", str(corpus / "dev_spk.list"),
+              "--aesrc-test-dir", str(corpus / "AESRC2020-TESTSET"),
+              "--aesrc-test-labels", str(corpus / "test_labels.txt"), *TINY]
+    r = run_recipe(recipe, "--stage", "1", "--stop-stage", "1", "--skip-bad", "true", *common)
+    assert r.returncode == 0, r.stdout + r.stderr
+    train = recipe / "data/train"
+    validate_data_dir(train)
+    assert len(read_mapping(train / "utt2spk")) == len(train_utts) - 1
+    assert list(read_mapping(train / "bad_utts")) == [bad_utt]
+    assert not (train / "feats.scp").exists() and not (train / "text.phn").exists()
+    # a failing stage 1 (the bad file, without --skip-bad) ...
+    r = run_recipe(recipe, "--stage", "1", "--stop-stage", "1", *common)
+    assert r.returncode != 0 and "empty audio file" in r.stderr
+    assert not (recipe / "data/.aesrc.done").exists()
+    # ... is redone by the next run; with the file back, stage 2 makes features for all of it
+    shutil.copyfile(recipe / "downloads/demo/aesrc2020" / wav.relative_to(corpus), wav)
+    r = run_recipe(recipe, "--stage", "1", "--stop-stage", "2", *common)
+    assert r.returncode == 0, r.stdout + r.stderr
+    validate_data_dir(train, require=("wav.scp", "utt2spk", "feats.scp", "utt2num_frames"))
+    assert set(read_mapping(train / "feats.scp")) == set(train_utts)
+
+
+def test_librispeech_gets_convert_audio_and_skip_bad(recipe, tmp_path):
+    """run.sh gives LibriSpeech preparation the same --convert-audio and --skip-bad as AESRC."""
+    import shutil
+
+    import soundfile as sf
+    from conftest import tone
+
+    libri = tmp_path / "LibriSpeech"
+    shutil.copytree(recipe / "downloads/demo/LibriSpeech", libri, symlinks=True)
+    flac = sorted(libri.glob("dev-clean/*/*/*.flac"))[0]
+    sf.write(flac, tone(1.0, 8000), 8000, format="FLAC")
+    r = run_recipe(recipe, "--stage", "1", "--stop-stage", "1", "--librispeech-root", str(libri), *TINY)
+    assert r.returncode != 0 and "use --convert-audio" in r.stderr
+    r = run_recipe(recipe, "--stage", "1", "--stop-stage", "1", "--librispeech-root", str(libri),
+                   "--convert-audio", "true", *TINY)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert list(read_mapping(recipe / "data/libri_dev/converted_audio")) == [flac.stem]
+    assert read_mapping(recipe / "data/libri_dev/wav.scp")[flac.stem].startswith("sox ")
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="needs /proc to check processes")
+def test_sigkill_of_the_recipe_stops_its_jobs_and_the_rerun_gives_the_same_features(recipe):
+    """kill -9 of run.sh's process group in stage 2: no feature job outlives it (they are in
+    sessions of their own), and the rerun makes the same features as an uninterrupted run."""
+    import shutil
+    import signal
+
+    import numpy as np
+    from conftest import wait_for
+
+    r = run_recipe(recipe, "--stage", "2", "--stop-stage", "2", *TINY)  # the features of an uninterrupted run
+    assert r.returncode == 0, r.stdout + r.stderr
+    before = {u: kaldiio.load_mat(v) for u, v in read_mapping(recipe / "data/train/feats.scp").items()}
+    shutil.rmtree(recipe / "fbank/train")
+    shutil.rmtree(recipe / "exp/make_fbank/train")
+    (recipe / "data/train/.fbank.done").unlink()
+    env = dict(os.environ, PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"])
+    env.pop("cmd_backend", None)
+    proc = subprocess.Popen(["./run.sh", "--stage", "2", "--stop-stage", "2", *TINY], cwd=recipe, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    logs = [recipe / f"exp/make_fbank/train/make_fbank_train.{j}.log" for j in (1, 2)]
+    try:
+        assert wait_for(lambda: all(p.exists() for p in logs), 60)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    from conftest import processes_in
+
+    recipe_dir = recipe.resolve()
+    assert wait_for(lambda: not processes_in(recipe_dir), 15), processes_in(recipe_dir)
+    texts = [p.read_text() for p in logs]
+    assert any("# Killed: the job runner" in t for t in texts), texts  # the kill landed while jobs ran
+    r = run_recipe(recipe, "--stage", "2", "--stop-stage", "2", *TINY)
+    assert r.returncode == 0, r.stdout + r.stderr
+    after = {u: kaldiio.load_mat(v) for u, v in read_mapping(recipe / "data/train/feats.scp").items()}
+    assert sorted(after) == sorted(before)
+    assert all(np.array_equal(after[u], before[u]) for u in before)
+
+
+def test_corpus_path_with_shell_characters(recipe, tmp_path):
+    """--aesrc-root "/data/AESRC(2020)": the job's shell gets the path as one quoted word."""
+    import shutil
+
+    corpus = tmp_path / "AESRC(2020)"
+    shutil.copytree(recipe / "downloads/demo/aesrc2020", corpus, symlinks=True)
+    r = run_recipe(recipe, "--stage", "1", "--stop-stage", "1", "--aesrc-root", str(corpus),
+                   "--dev-spk-list", str(corpus / "dev_spk.list"), *TINY)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert all(v.startswith(str(corpus)) for v in read_mapping(recipe / "data/train/wav.scp").values())

@@ -160,6 +160,39 @@ def test_resume_after_sigkill_equals_uninterrupted_run(uninterrupted, where) -> 
     assert all(torch.allclose(wa[k].float(), wb[k].float(), atol=1e-6) for k in wa)
 
 
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="needs /proc to check processes")
+def test_sigkill_of_the_job_runner_stops_the_training_and_the_rerun_is_identical(uninterrupted) -> None:
+    """kill -9 of run.pl's process group mid-training: the trainer (in a session of its own) dies
+    with it, the experiment is not locked by a survivor, and the rerun resumes to the same model."""
+    from conftest import processes_in, wait_for
+
+    root, common, full = uninterrupted
+    run_dir = root / "via_run_pl"
+    run_dir.mkdir()
+    cmd = [str(ROOT / "utils" / "run.pl"), "exp/log/train.log", sys.executable, "-m", "accent.bin.train",
+           "--num-threads", "1", *common, "--exp-dir", "exp", "--resume"]
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.Popen(cmd, cwd=run_dir, env=env, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        assert wait_for(lambda: (run_dir / "exp/epoch_2.pt").is_file(), 240)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert wait_for(lambda: not processes_in(run_dir.resolve()), 15), processes_in(run_dir.resolve())
+    assert not (run_dir / "exp/.done").exists()
+    r = subprocess.run(cmd, cwd=run_dir, env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, (run_dir / "exp/log/train.log").read_text()
+    assert "resumed from" in (run_dir / "exp/log/train.log").read_text()
+    cut = history(run_dir / "exp")
+    assert len(cut) == len(full) == 6
+    for a, b in zip(full, cut):
+        same_records(a, b)
+    wa = load_checkpoint(root / "full" / "best.pt")["model"]
+    wb = load_checkpoint(run_dir / "exp" / "best.pt")["model"]
+    assert all(torch.allclose(wa[k].float(), wb[k].float(), atol=1e-6) for k in wa)
+
+
 def test_checkpoints_load_weights_only_and_average(corpus, tmp_path) -> None:
     torch.set_num_threads(1)
     cfg = resolve_config(tiny_accent(train__epochs=3, train__keep_checkpoints=2, train__average_last=2))

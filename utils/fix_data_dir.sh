@@ -1,3 +1,4 @@
 #!/usr/bin/env bash
 # Kaldi's utils/fix_data_dir.sh interface; implemented in accent.data.kaldi_dir.
-exec python -m accent.bin.data_dir fix "$@"
+. "${0%/*}/accent_python.sh"
+exec "$accent_python" -m accent.bin.data_dir fix "$@"

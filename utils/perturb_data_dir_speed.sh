@@ -9,4 +9,5 @@ if [ $# -ne 2 ]; then
   echo "Usage: $0 [--factors \"0.9 1.0 1.1\"] <src-data-dir> <dst-data-dir>" >&2
   exit 1
 fi
-exec python -m accent.bin.data_dir perturb-speed --factors "${factors}" "$1" "$2"
+. "${0%/*}/accent_python.sh"
+exec "$accent_python" -m accent.bin.data_dir perturb-speed --factors "${factors}" "$1" "$2"

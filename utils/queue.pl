@@ -6,5 +6,6 @@
 #
 # Kaldi's utils/queue.pl interface and config format: --config maps the options to qsub options
 # (see egs/aesrc/conf/queue.conf); batch scripts and the queue's own output go to <log-dir>/q/.
-# The work is done by the accent.jobs package (sge backend), run by the python on PATH (path.sh).
-exec python -m accent.jobs sge "$@"
+# The work is done by the accent.jobs package (sge backend), run by the toolkit's python (utils/accent_python.sh).
+. "${0%/*}/accent_python.sh"
+exec "$accent_python" -m accent.jobs sge "$@"

@@ -5,5 +5,6 @@
 #
 # The name and the interface are Kaldi's utils/run.pl, so that cmd.sh habits carry over
 # ($train_cmd JOB=1:$nj exp/x/log/job.JOB.log command ...); the work is done by the
-# accent.jobs package (local backend), run by the python that path.sh puts on PATH.
-exec python -m accent.jobs local "$@"
+# accent.jobs package (local backend), run by the toolkit's python (utils/accent_python.sh).
+. "${0%/*}/accent_python.sh"
+exec "$accent_python" -m accent.jobs local "$@"

@@ -6,5 +6,6 @@
 #
 # Kaldi's utils/slurm.pl interface and config format: --config maps the options to sbatch options
 # (see egs/aesrc/conf/slurm.conf); batch scripts and Slurm's own output go to <log-dir>/q/.
-# The work is done by the accent.jobs package (slurm backend), run by the python on PATH (path.sh).
-exec python -m accent.jobs slurm "$@"
+# The work is done by the accent.jobs package (slurm backend), run by the toolkit's python (utils/accent_python.sh).
+. "${0%/*}/accent_python.sh"
+exec "$accent_python" -m accent.jobs slurm "$@"

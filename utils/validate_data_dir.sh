@@ -1,3 +1,4 @@
 #!/usr/bin/env bash
 # Kaldi's utils/validate_data_dir.sh interface; implemented in accent.data.kaldi_dir.
-exec python -m accent.bin.data_dir validate "$@"
+. "${0%/*}/accent_python.sh"
+exec "$accent_python" -m accent.bin.data_dir validate "$@"

@@ -23,9 +23,8 @@ def get_parser() -> argparse.ArgumentParser:
         "(repeat a SET to combine parts, e.g. train-clean-360=libri_train)",
     )
     p.add_argument("--sample-rate", type=int, default=16000)
-    p.add_argument("--skip-bad", action="store_true")
-    p.add_argument("--convert-audio", action="store_true",
-                   help="resample/down-mix files that are not mono at --sample-rate (sox pipes in wav.scp)")
+    p.add_argument("--skip-bad", action="store_true", help="leave bad files out (listed in <set>/bad_utts) instead of stopping")
+    p.add_argument("--convert-audio", action="store_true", help="resample/down-mix files that are not mono at --sample-rate, with sox")
     p.add_argument("--nj", type=int, default=4)
     return p
 
@@ -40,7 +39,7 @@ def main() -> None:
         parts[part] = name
     prepare_librispeech_dirs(
         args.corpus_dir, args.out_dir, parts, args.manifest_dir, args.sample_rate, args.skip_bad, args.nj,
-        args.convert_audio,
+        convert_audio=args.convert_audio,
     )
 
 

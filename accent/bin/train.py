@@ -24,6 +24,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import argparse  # noqa: E402
 import logging
 
+from accent.jobs.lock import DirectoryBusy
 from accent.training import ConfigError, Trainer, deep_merge, load_config, parse_overrides, resolve_config
 from accent.training.distributed import DistInfo, DistributedError, cleanup, init_distributed
 from accent.utils.cli import run
@@ -89,7 +90,7 @@ def main() -> None:
                           cmvn=args.cmvn, asr_checkpoint=args.asr_checkpoint, device=str(info.device),
                           resume=args.resume, rank=info.rank, world_size=info.world_size)
         results = trainer.run()
-    except ConfigError as e:
+    except (ConfigError, DirectoryBusy) as e:
         raise SystemExit(f"accent.bin.train: error: {e}")
     finally:
         cleanup()

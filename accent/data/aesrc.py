@@ -24,9 +24,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
-from accent.data.audio import AudioInfo, conversion_command, format_problem
-from accent.data.kaldi_dir import DataDirError, read_mapping, validate_data_dir, write_data_dir, write_mapping
-from accent.data.problems import CorpusError, Problem, check_audio, raise_unless_skipping, write_bad_utts
+from accent.data.audio import AudioInfo
+from accent.data.kaldi_dir import DataDirError, read_mapping, replacing_data_dir, validate_data_dir, write_data_dir
+from accent.data.problems import (CorpusError, Problem, check_audio, raise_unless_skipping, wav_scp_entries,
+                                  write_bad_utts, write_converted_audio)
 from accent.text.normalize import UNK_WORD, is_transcribed, normalize_transcript
 
 log = logging.getLogger(__name__)
@@ -214,17 +215,8 @@ def probe_all(utts: List[Utterance], sample_rate: int, convert_audio: bool, num_
 
 
 def write_set(out_dir: Path, utts: List[Utterance], labels: List[str], sample_rate: int, bad: List[Problem]) -> None:
-    """Write one data directory, its ``bad_utts`` list and ``converted_audio`` list (when any)."""
-    wav_scp: Dict[str, str] = {}
-    converted: Dict[str, str] = {}
-    for u in utts:
-        assert u.info is not None
-        why = format_problem(u.info, sample_rate)
-        if why:
-            wav_scp[u.utt_id] = conversion_command(str(u.wav), sample_rate)
-            converted[u.utt_id] = why
-        else:
-            wav_scp[u.utt_id] = str(u.wav)
+    """Write one data directory anew, with its ``bad_utts`` and ``converted_audio`` lists (when any)."""
+    wav_scp, converted = wav_scp_entries({u.utt_id: u.info for u in utts}, sample_rate)
     files = {
         "wav.scp": wav_scp,
         "utt2spk": {u.utt_id: u.spk_id for u in utts},
@@ -234,15 +226,11 @@ def write_set(out_dir: Path, utts: List[Utterance], labels: List[str], sample_ra
         files["utt2accent"] = {u.utt_id: u.accent for u in utts}
     if all(u.text is not None for u in utts):
         files["text"] = {u.utt_id: u.text for u in utts}
-    write_data_dir(out_dir, files, labels=labels)
+    with replacing_data_dir(out_dir) as tmp:
+        write_data_dir(tmp, files, labels=labels)
+        validate_data_dir(tmp)
     write_bad_utts(out_dir, bad)
-    converted_path = out_dir / "converted_audio"
-    if converted:
-        write_mapping(converted_path, converted)
-        log.warning("%s: %d files resampled/down-mixed by sox, listed in %s", out_dir, len(converted), converted_path)
-    elif converted_path.exists():
-        converted_path.unlink()
-    validate_data_dir(out_dir)
+    write_converted_audio(out_dir, converted)
 
 
 def prepare_aesrc(

@@ -16,9 +16,10 @@ import shutil
 from pathlib import Path
 from typing import Dict, List, Mapping, Tuple
 
-from accent.data.audio import conversion_command, format_problem
-from accent.data.kaldi_dir import validate_data_dir, write_data_dir, write_mapping
-from accent.data.problems import CorpusError, Problem, check_audio, raise_unless_skipping, write_bad_utts
+from accent.data.audio import AudioInfo
+from accent.data.kaldi_dir import replacing_data_dir, validate_data_dir, write_data_dir
+from accent.data.problems import (CorpusError, Problem, check_audio, raise_unless_skipping, wav_scp_entries,
+                                  write_bad_utts, write_converted_audio)
 from accent.text.normalize import normalize_transcript
 
 log = logging.getLogger(__name__)
@@ -71,20 +72,21 @@ def prepare_librispeech_dirs(
 ) -> Dict[str, Path]:
     """Write the data directories: ``parts`` maps a part name to the set it joins (several parts may share one).
 
-    ``convert_audio``: files that are not mono at ``sample_rate`` (LibriSpeech is 16 kHz) are resampled
-    by sox pipes in ``wav.scp`` (listed in ``<set>/converted_audio``) instead of being errors."""
+    Bad files are reported or (``skip_bad``) left out, and files that are not mono at
+    ``sample_rate`` converted by sox pipes (``convert_audio``), as for AESRC (:mod:`accent.data.problems`).
+    """
     from lhotse.recipes import prepare_librispeech  # heavy import, only for this stage
 
     corpus_dir, out_dir, manifest_dir = Path(corpus_dir), Path(out_dir), Path(manifest_dir)
     expected: Dict[str, Dict[str, Path]] = {}
     problems: List[Problem] = []
-    infos = {}
+    infos: Dict[str, AudioInfo] = {}
     for part in parts:
         if not (corpus_dir / part).is_dir():
             raise CorpusError(f"{corpus_dir / part}: LibriSpeech part not found")
         expected[part], bad_lines = list_part(corpus_dir / part)
-        part_infos, part_problems = check_audio(expected[part], sample_rate, convert_audio, num_jobs)
-        problems += bad_lines + part_problems
+        part_infos, bad_audio = check_audio(expected[part], sample_rate, convert_audio, num_jobs)
+        problems += bad_lines + bad_audio
         infos.update(part_infos)
     raise_unless_skipping(problems, str(corpus_dir), skip_bad)
     bad = {p.utt_id for p in problems}
@@ -107,13 +109,8 @@ def prepare_librispeech_dirs(
         if got != want:
             lost = sorted(want - got)[:5]
             raise CorpusError(f"{corpus_dir}: lhotse prepared {len(got)} of {len(want)} utterances of {set_parts}, missing e.g. {lost}")
-        wav_scp, converted = {}, {}
-        for r in recs:
-            path = str(Path(r.sources[0].source).resolve())
-            why = format_problem(infos[r.id], sample_rate) if r.id in infos else None
-            wav_scp[r.id] = conversion_command(path, sample_rate) if why else path
-            if why:
-                converted[r.id] = why
+        # the corpus's own files (not the view's links), checked above
+        wav_scp, converted = wav_scp_entries({r.id: infos[r.id] for r in recs}, sample_rate)
         files = {
             "wav.scp": wav_scp,
             "text": {s.id: normalize_transcript(s.text) for s in sups},
@@ -121,15 +118,11 @@ def prepare_librispeech_dirs(
             "utt2dur": {s.id: f"{s.duration:.3f}" for s in sups},
         }
         set_dir = out_dir / name
-        write_data_dir(set_dir, files)
+        with replacing_data_dir(set_dir) as tmp:
+            write_data_dir(tmp, files)
+            validate_data_dir(tmp)
         write_bad_utts(set_dir, [p for p in problems if any(p.utt_id in expected[part] for part in set_parts)])
-        if converted:
-            write_mapping(set_dir / "converted_audio", converted)
-            log.warning("%s: %d files resampled/down-mixed to %d Hz mono by sox pipes in wav.scp, listed in %s",
-                        set_dir, len(converted), sample_rate, set_dir / "converted_audio")
-        elif (set_dir / "converted_audio").exists():
-            (set_dir / "converted_audio").unlink()
-        validate_data_dir(set_dir)
+        write_converted_audio(set_dir, converted)
         log.info("%s: %d utterances, %d speakers (%s)", set_dir, len(sups), len(set(files["utt2spk"].values())), " + ".join(set_parts))
         written[name] = set_dir
     return written

@@ -16,7 +16,7 @@ import shutil
 from pathlib import Path
 from typing import Dict, Sequence
 
-from .kaldi_dir import UTT_FILES, DataDirError, read_mapping, validate_data_dir, write_data_dir
+from .kaldi_dir import UTT_FILES, DataDirError, read_mapping, replacing_data_dir, validate_data_dir, write_data_dir
 
 # recomputed from the perturbed audio by stage 2
 DROPPED = ("feats.scp", "utt2num_frames")
@@ -62,12 +62,9 @@ def speed_perturb_data_dir(src: os.PathLike, dst: os.PathLike, factors: Sequence
                     except ValueError:
                         raise DataDirError(f"{src / name}: duration of {utt} is not a number: {value!r}") from None
                 out[name][p + utt] = value
-    tmp = dst.with_name(dst.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    write_data_dir(tmp, out)
-    if (src / "accents").is_file():
-        shutil.copyfile(src / "accents", tmp / "accents")
-    n = validate_data_dir(tmp, require=("wav.scp", "utt2spk", "spk2utt"))
-    shutil.rmtree(dst, ignore_errors=True)
-    os.replace(tmp, dst)
+    with replacing_data_dir(dst) as tmp:
+        write_data_dir(tmp, out)
+        if (src / "accents").is_file():
+            shutil.copyfile(src / "accents", tmp / "accents")
+        n = validate_data_dir(tmp, require=("wav.scp", "utt2spk", "spk2utt"))
     return n

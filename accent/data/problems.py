@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Iterable, List, Mapping, Optional, Tuple
 
-from accent.data.audio import AudioError, AudioInfo, format_problem, probe_audio
+from accent.data.audio import AudioError, AudioInfo, conversion_command, format_problem, probe_audio
 from accent.data.kaldi_dir import write_mapping
 
 log = logging.getLogger(__name__)
@@ -63,6 +63,36 @@ def check_audio(
             else:
                 infos[utt] = info
     return infos, problems
+
+
+def wav_scp_entries(infos: Mapping[str, AudioInfo], sample_rate: int) -> Tuple[Dict[str, str], Dict[str, str]]:
+    """``wav.scp`` of checked files (:func:`check_audio`), and the converted ones with the reason.
+
+    Paths are absolute, so the data directory works from any directory; a file that is not mono
+    at ``sample_rate`` (let through by ``convert_audio``) becomes a sox pipe that converts it.
+    """
+    wav_scp: Dict[str, str] = {}
+    converted: Dict[str, str] = {}
+    for utt, info in infos.items():
+        path = str(Path(info.path).absolute())
+        why = format_problem(info, sample_rate)
+        if why:
+            wav_scp[utt] = conversion_command(path, sample_rate)
+            converted[utt] = why
+        else:
+            wav_scp[utt] = path
+    return wav_scp, converted
+
+
+def write_converted_audio(set_dir: Path, converted: Mapping[str, str]) -> None:
+    """List the utterances read through a sox conversion in ``set_dir/converted_audio``; remove a
+    stale list when there are none."""
+    path = Path(set_dir) / "converted_audio"
+    if converted:
+        write_mapping(path, converted)
+        log.warning("%s: %d files resampled/down-mixed by sox, listed in %s", set_dir, len(converted), path)
+    elif path.exists():
+        path.unlink()
 
 
 def raise_unless_skipping(problems: List[Problem], where: str, skip_bad: bool) -> None:

@@ -7,14 +7,17 @@ ones are float32 rounding noise in both).  :func:`compute_fbank` (numpy in and o
 for the feature jobs and for inference; training can run it on the fly, on CPU or CUDA.
 
 One job turns a (split) data directory into ``<prefix>.ark`` + ``<prefix>.scp``
-+ ``<prefix>.utt2num_frames``. The scp is renamed into place last, so a job
-killed half-way leaves no scp and is simply redone; a job whose scp covers its
-utterances is skipped on a rerun.
++ ``<prefix>.utt2num_frames`` + ``<prefix>.settings``. The scp is renamed into place last, so a
+job killed half-way leaves no scp and is simply redone.  A job is skipped on a rerun only when
+its scp covers its utterances and ``<prefix>.settings`` (the FBank options and a checksum of the
+job's ``wav.scp``) matches what it is asked now: other options or other audio redo it.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
 import logging
 import math
 import os
@@ -264,9 +267,23 @@ def _with(prefix: Path, ext: str) -> Path:
     return Path(f"{prefix}{ext}")
 
 
-def fbank_job_done(prefix: Path, utts: List[str]) -> bool:
+def job_settings(wav_scp: Path, config: FbankConfig) -> dict:
+    """What a job's features depend on: the FBank options and the contents of its ``wav.scp``."""
+    digest = hashlib.sha256(Path(wav_scp).read_bytes()).hexdigest()
+    return {"fbank": config.to_dict(), "wav.scp": digest}
+
+
+def _read_settings(prefix: Path) -> Optional[dict]:
+    try:
+        return json.loads(_with(prefix, ".settings").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def fbank_job_done(prefix: Path, utts: List[str], settings: dict) -> bool:
+    """Whether the job's outputs are complete and were made with ``settings`` (:func:`job_settings`)."""
     scp = _with(prefix, ".scp")
-    return scp.is_file() and list(read_mapping(scp)) == utts
+    return scp.is_file() and _read_settings(prefix) == settings and list(read_mapping(scp)) == utts
 
 
 def compute_fbank_job(data_dir: Path, prefix: Path, config: FbankConfig) -> Path:
@@ -279,9 +296,13 @@ def compute_fbank_job(data_dir: Path, prefix: Path, config: FbankConfig) -> Path
     wav_scp = read_mapping(data_dir / "wav.scp")
     utts = list(wav_scp)
     scp = _with(prefix, ".scp")
-    if fbank_job_done(prefix, utts):
+    settings = job_settings(data_dir / "wav.scp", config)
+    if fbank_job_done(prefix, utts, settings):
         log.info("%s: already complete, skipping", scp)
         return scp
+    if scp.exists():
+        log.info("%s: made from other audio or with other options, recomputing", scp)
+        scp.unlink()  # first: until the new scp is in place, the job counts as not done
     prefix.parent.mkdir(parents=True, exist_ok=True)
     ark = _with(prefix, ".ark").absolute()
     tmp_scp = _with(prefix, ".scp.tmp")
@@ -301,6 +322,7 @@ def compute_fbank_job(data_dir: Path, prefix: Path, config: FbankConfig) -> Path
         tmp_scp.unlink(missing_ok=True)
         raise AudioError(f"{data_dir / 'wav.scp'}: {len(errors)} utterances failed:\n  " + "\n  ".join(errors))
     write_mapping(_with(prefix, ".utt2num_frames"), num_frames, sort=False)
+    write_text_atomic(_with(prefix, ".settings"), json.dumps(settings, sort_keys=True) + "\n")
     with open(tmp_scp, "rb+") as f:
         os.fsync(f.fileno())
     os.replace(tmp_scp, scp)
@@ -311,15 +333,26 @@ def compute_fbank_job(data_dir: Path, prefix: Path, config: FbankConfig) -> Path
 def combine_feats(data_dir: Path, prefixes: List[Path]) -> int:
     """Write ``feats.scp`` and ``utt2num_frames`` of ``data_dir`` from finished jobs.
 
-    Fails, naming what is missing, unless the jobs cover every utterance.
+    Fails, naming what is wrong, unless the jobs cover every utterance and were all made with the
+    FBank options that ``data_dir/conf/fbank.yaml`` records (when it exists).
     """
     data_dir = Path(data_dir)
+    conf = data_dir / "conf" / "fbank.yaml"
+    recorded = FbankConfig.from_yaml(conf).to_dict() if conf.is_file() else None
     feats: Dict[str, str] = {}
     frames: Dict[str, str] = {}
     for prefix in prefixes:
         scp = _with(Path(prefix), ".scp")
         if not scp.is_file():
             raise AudioError(f"{scp}: missing, the feature job did not finish (see its log)")
+        settings = _read_settings(Path(prefix))
+        if settings is None:
+            raise AudioError(f"{_with(Path(prefix), '.settings')}: missing or unreadable; rerun the feature job")
+        if recorded is None:
+            recorded = settings["fbank"]
+        elif settings["fbank"] != recorded:
+            raise AudioError(f"{scp}: made with FBank options {settings['fbank']}, but {conf if conf.is_file() else prefixes[0]} "
+                             f"has {recorded}; rerun the feature jobs")
         feats.update(read_mapping(scp))
         frames.update(read_mapping(_with(Path(prefix), ".utt2num_frames")))
     utts = set(read_mapping(data_dir / "utt2spk"))

@@ -12,11 +12,13 @@ from __future__ import annotations
 import abc
 import os
 import shlex
+import signal
 import sys
 from typing import Dict, List, Optional, Sequence, TextIO
 
 from accent.jobs.logs import ensure_log_dir, signal_name, tail
 from accent.jobs.signals import StopSignals
+from accent.jobs.watchdog import die_with_parent
 from accent.jobs.spec import HelpRequested, JobSpec, Task, UsageError, parse_command_line
 
 # Lines of the first failed log shown on stderr, so the user sees why without opening it.
@@ -60,13 +62,18 @@ def node_command(spec_path: str, index: str, status_file: Optional[str] = None) 
 
     It runs task ``index`` of a spec saved with :meth:`JobSpec.to_json` through
     ``accent.jobs exec`` (log header, command, footer even when cancelled; exit code in
-    ``status_file`` if given), with this same Python interpreter and its installed ``accent``
-    (the nodes are expected to share the file system, as with Kaldi's queue.pl).  ``index`` is
+    ``status_file`` if given), with this same Python interpreter and this same ``accent`` package
+    (its directory first on ``PYTHONPATH``: a venv shared by several checkouts must not pick
+    another one's), the nodes sharing the file system as with Kaldi's queue.pl.  ``index`` is
     inserted unquoted so it may be a shell expression such as ``$SLURM_ARRAY_TASK_ID``; the paths
     are quoted.
     """
+    import accent
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(accent.__file__)))
     parts = [sys.executable, "-m", "accent.jobs", "exec", "--spec", os.path.abspath(spec_path)]
-    command = " ".join(shlex.quote(p) for p in parts) + f" --index {index}"
+    command = (f'env PYTHONPATH={shlex.quote(root)}"${{PYTHONPATH:+:$PYTHONPATH}}" '
+               + " ".join(shlex.quote(p) for p in parts) + f" --index {index}")
     if status_file is not None:
         command += f" --status-file {shlex.quote(os.path.abspath(status_file))}"
     return command
@@ -112,6 +119,9 @@ def main(backend: Backend, argv: Sequence[str]) -> int:
         print(f"{prog}: {e}", file=sys.stderr, flush=True)
         return 1
     with StopSignals() as stop:
+        # the runner goes when the script that started it goes (kill -9 of run.sh): its tasks
+        # are then stopped (or its cluster job cancelled) as on a hangup
+        die_with_parent(signal.SIGHUP)
         try:
             results = backend.run_tasks(spec, tasks, stop)
         except Interrupted as e:

@@ -16,7 +16,8 @@ from typing import Deque, Dict, Sequence
 from accent.jobs.backend import Backend, Interrupted
 from accent.jobs.signals import StopSignals
 from accent.jobs.spec import JobSpec, Task
-from accent.jobs.task import TaskProcess, stop_reason, stop_tasks
+from accent.jobs.task import KILL_GRACE_SECONDS, TaskProcess, stop_reason, stop_tasks
+from accent.jobs.watchdog import Watchdog
 
 # Longest sleep between checks; a task's end or a stop signal wakes the runner sooner.
 _WAIT_SECONDS = 1.0
@@ -38,29 +39,43 @@ class LocalBackend(Backend):
         pending: Deque[Task] = deque(tasks)
         running: Dict[int, TaskProcess] = {}
         results: Dict[int, int] = {}
+        # stops the tasks if this process is killed (kill -9 runs no handler; see accent.jobs.watchdog)
+        watchdog = Watchdog(KILL_GRACE_SECONDS)
+
+        def stop_all(reason: str, grace: float = KILL_GRACE_SECONDS) -> None:
+            results.update(stop_tasks(running.values(), reason, grace=grace))
+            for proc in running.values():
+                watchdog.ended(proc.pid)
+            running.clear()
+
         try:
             while True:
                 for index, proc in list(running.items()):
-                    if proc.poll() is not None:
+                    if proc.has_exited():
+                        watchdog.ended(proc.pid)  # before reaping: until then its group id is not reused
                         results[index] = proc.finish()
                         del running[index]
                 if stop.received is not None:
                     stopped = len(running)
-                    results.update(stop_tasks(running.values(), stop_reason(stop.received)))
-                    running.clear()
+                    stop_all(stop_reason(stop.received))
                     raise Interrupted(stop.received, stopped, len(pending))
                 while pending and len(running) < max_jobs:
                     task = pending.popleft()
                     try:
-                        running[task.index] = TaskProcess.start(task, threads)
+                        proc = TaskProcess.start(task, threads)
                     except OSError as e:
                         print(f"{self.prog}: cannot write log {task.log_path}: {e}", file=sys.stderr, flush=True)
                         results[task.index] = 1
+                        continue
+                    running[task.index] = proc
+                    watchdog.started(proc.pid, task.log_path)
                 if not running and not pending:
                     return results
                 stop.wait(_WAIT_SECONDS)
         except BaseException:
             # Never leave tasks behind: an unexpected error here must not orphan running jobs.
             if running:
-                stop_tasks(running.values(), "the job runner failed", grace=1.0)
+                stop_all("the job runner failed", grace=1.0)
             raise
+        finally:
+            watchdog.close()

@@ -25,7 +25,7 @@ from typing import List, Optional
 
 def now_string() -> str:
     """The date as the ``date`` command prints it, as in Kaldi's logs."""
-    return time.strftime("%a %b %d %H:%M:%S %Z %Y")
+    return time.strftime("%a %b %e %H:%M:%S %Z %Y")  # %e: "Dec  1", as date prints it
 
 
 def ensure_log_dir(log_path: str) -> None:

@@ -25,7 +25,7 @@ from accent.jobs.backend import Backend, Interrupted, node_command
 from accent.jobs.logs import write_footer, write_header
 from accent.jobs.queue_config import DEFAULT_SGE_CONFIG, QueueConfig, cli_options, load_config, map_options
 from accent.jobs.signals import StopSignals
-from accent.jobs.spec import JobSpec, Task
+from accent.jobs.spec import JobSpec, Task, UsageError
 
 
 # ---------------------------------------------------------------------------------------------
@@ -130,6 +130,9 @@ class QueueBackend(Backend, abc.ABC):
     task_id_var = "TASK_ID"
     # options the backend handles itself instead of through the config
     special_options: Tuple[str, ...] = ()
+    # whether GridEngine-style options (``-l ...``, ``-pe smp 4``) go to the submit command as
+    # they are (Kaldi's queue.pl); other schedulers refuse them
+    native_options = True
 
     def __init__(self) -> None:
         self.config: Optional[QueueConfig] = None
@@ -138,6 +141,13 @@ class QueueBackend(Backend, abc.ABC):
     def check(self, spec: JobSpec) -> None:
         self.config = load_config(spec.options.config, self.default_config_path, self.builtin_config)
         self.options = map_options(self.config, cli_options(spec.options), skip=self.special_options)
+        if spec.options.native and not self.native_options:
+            shown = ", ".join(" ".join(n) for n in spec.options.native)
+            raise UsageError(f"GridEngine options ({shown}) mean nothing to {self.scheduler}: give "
+                             f"{self.scheduler}'s own options in the 'command' line of the config file "
+                             f"{self.config.source}, or as --NAME VALUE with an 'option NAME=*' line")
+        if self.native_options:
+            self.options += [word for option in spec.options.native for word in option]
 
     # -- what each scheduler says differently --------------------------------------------------
 

@@ -42,6 +42,7 @@ class SlurmBackend(QueueBackend):
     builtin_config = DEFAULT_SLURM_CONFIG
     task_id_var = "SLURM_ARRAY_TASK_ID"
     special_options = ("max_jobs_run",)  # the array's %N, as in Kaldi's slurm.pl
+    native_options = False
 
     def __init__(self) -> None:
         super().__init__()

@@ -34,6 +34,11 @@ USAGE = (
 # ``--num-nodes`` (not in Kaldi) asks for a job on several nodes, for data-parallel training.
 VALUE_OPTIONS = ("--mem", "--gpu", "--num-threads", "--time", "--num-nodes", "--max-jobs-run", "--config")
 OPTION_ALIASES = {"-tc": "--max-jobs-run"}
+# Other options are taken as Kaldi's run.pl/queue.pl take them, so that a Kaldi user's cmd.sh
+# works: ``--NAME VALUE`` is a scheduler option for the config file to map (slurm.pl: e.g.
+# ``option account=* --account=$0``), ``-X VALUE`` a GridEngine option (``-l``, ``-q``, ``-sync``),
+# ``-pe`` takes two values and ``-V`` none.  run.pl ignores them all, as Kaldi's does.
+_OPTION_VALUES = {"-V": 0, "-pe": 2}
 
 # Kaldi's patterns for the JOB range: NAME=START:END, or NAME=INDEX for one task.
 _RANGE_RE = re.compile(r"^([A-Za-z_]\w*)=(\d+):(\d+)$")
@@ -41,8 +46,13 @@ _SINGLE_RE = re.compile(r"^([A-Za-z_]\w*)=(\d+)$")
 # What a broken range looks like (JOB=1: when $nj was empty, JOB=0:4, JOB=1:four ...).  Kaldi
 # only warns and then takes it for the log file name; an error is clearer.
 _BAD_RANGE_RE = re.compile(r"^[A-Za-z_]\w*=([^/]*:[^/]*|[-\d]*)$")
-# Arguments that Kaldi's pass-through would break: whitespace, quotes, backslashes.
-_NEEDS_QUOTES_RE = re.compile(r"[\s'\"\\]")
+# A plain word reaches the job's shell as it is: nothing in it is shell syntax.
+_PLAIN_WORD_RE = re.compile(r"^[A-Za-z0-9_@%+=:,./-]+$")
+# Shell operators written as arguments of their own, as Kaldi's scripts do (``prog ark:- \| other``,
+# ``... ">" out``): passed through so the job's shell runs the pipeline or the redirection.
+SHELL_OPERATORS = frozenset({"|", "|&", "||", "&&", ";", "&", ">", ">>", "<", "2>", "2>>", "2>&1", ">&2", "&>"})
+# ... and a redirection glued to a plain-word target (``2>/dev/null``, ``>out.txt``).
+_REDIRECTION_RE = re.compile(r"^(\d?>>?|\d?>&|<|&>)[A-Za-z0-9_@%+=:,./-]+$")
 
 
 class UsageError(Exception):
@@ -65,8 +75,11 @@ class JobOptions:
     num_nodes: int = 1  # one task of a job on this many nodes (a data-parallel training)
     max_jobs_run: Optional[int] = None  # None: the backend's default
     config: Optional[str] = None
-    # Every option as given, in order, e.g. [("--mem", "4G")], so a backend can report or map them.
+    # Every ``--NAME VALUE`` option as given, in order, e.g. [("--mem", "4G"), ("--account", "x")],
+    # so a backend can report or map them (unknown names included).
     given: List[Tuple[str, str]] = field(default_factory=list)
+    # GridEngine-style options (``-l mem_free=4G``, ``-pe smp 4``, ``-V``), word by word.
+    native: List[List[str]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -126,23 +139,22 @@ class JobSpec:
     @classmethod
     def from_json(cls, text: str) -> "JobSpec":
         data = json.loads(text)
-        options = JobOptions(**{**data["options"], "given": [tuple(g) for g in data["options"]["given"]]})
+        options = JobOptions(**{**data["options"], "given": [tuple(g) for g in data["options"]["given"]],
+                                 "native": [list(n) for n in data["options"].get("native", [])]})
         return cls(**{**data, "options": options})
 
 
 def quote_command(args: Sequence[str]) -> str:
-    """Join the command arguments into one ``bash -c`` string, as Kaldi's run.pl does.
+    """Join the command arguments into one ``bash -c`` string.
 
-    Kaldi passes every argument without whitespace through untouched, which is what makes
-    ``run.pl log prog ark:- \\| other-prog`` and ``... ">" out`` work: the escaped ``|`` and
-    ``>`` reach the job's shell as shell syntax (so do ``$VAR`` and globs, expanded when the job
-    runs).  Arguments with whitespace are quoted so they stay one argument.
-
-    Two changes make quoting safe where Kaldi's breaks: quoting uses single quotes with embedded
-    single quotes escaped (Kaldi's double quotes let the job's shell expand ``$`` and backticks a
-    second time, and break on an argument holding both kinds of quote), and an argument is also
-    quoted when it is empty or holds a quote or a backslash, which Kaldi passed on to a syntax
-    error (``it's``) or a mangled value (``a\\nb`` -> ``anb``).
+    Every argument is quoted unless it is a plain word (letters, digits, ``_@%+=:,./-``), a
+    shell operator on its own (``|``, ``>``, ``2>&1``, ``&&`` ...) or a redirection to a plain
+    word (``2>/dev/null``), so a value never turns into
+    shell syntax: ``/data/AESRC(2020)`` stays a path and ``$(...)``, backticks, ``$VAR``, globs
+    and ``;`` inside an argument are not run or expanded.  Kaldi passed every argument without
+    whitespace through untouched, which let the job's shell parse values a second time.  The
+    operators are what Kaldi recipes escape on purpose (``prog ark:- \\| other-prog``), so
+    they keep working.  Quoting uses single quotes, embedded single quotes escaped.
 
     A single argument is taken as a whole command line and passed through as is, so the common
     ``run.pl log "prog a | other-prog b"`` runs the pipeline (Kaldi would have quoted it into a
@@ -150,13 +162,8 @@ def quote_command(args: Sequence[str]) -> str:
     """
     if len(args) == 1:
         return args[0]
-    parts = []
-    for arg in args:
-        if arg and not _NEEDS_QUOTES_RE.search(arg):
-            parts.append(arg)
-        else:
-            parts.append("'" + arg.replace("'", "'\\''") + "'")
-    return " ".join(parts)
+    return " ".join(arg if _PLAIN_WORD_RE.match(arg) or arg in SHELL_OPERATORS or _REDIRECTION_RE.match(arg)
+                    else "'" + arg.replace("'", "'\\''") + "'" for arg in args)
 
 
 def _positive_int(option: str, value: str, allow_zero: bool = False) -> int:
@@ -186,8 +193,7 @@ def _set_option(options: JobOptions, option: str, value: str) -> None:
         options.max_jobs_run = _positive_int(option, value)
     elif option == "--config":
         options.config = value
-    else:  # pragma: no cover - VALUE_OPTIONS and this chain are kept in step
-        raise AssertionError(option)
+    # any other --NAME: only recorded in options.given, for the backend to map or ignore
 
 
 def parse_command_line(argv: Sequence[str], prog: str = "run.pl") -> JobSpec:
@@ -195,8 +201,10 @@ def parse_command_line(argv: Sequence[str], prog: str = "run.pl") -> JobSpec:
 
     As in Kaldi, options and the JOB range may come in either order before the log file, and
     parsing stops at the first argument that is neither: that one is the log file and the rest is
-    the command (so the command may have options of its own).  Unknown options are an error
-    rather than Kaldi's silent ignore, so a typo such as ``--max-job-run`` is caught.
+    the command (so the command may have options of its own).  Options other than the ones
+    every backend knows are parsed as Kaldi does (see ``_OPTION_VALUES``) and left to the backend:
+    run.pl ignores them, the cluster backends map them through their config file and refuse one
+    it does not describe (naming the file).
     """
     args = list(argv)
     options = JobOptions()
@@ -206,14 +214,8 @@ def parse_command_line(argv: Sequence[str], prog: str = "run.pl") -> JobSpec:
         arg = args[pos]
         if arg in ("--help", "-h"):
             raise HelpRequested(USAGE.format(prog=prog))
-        if arg.startswith("-") and len(arg) > 1:
+        if arg.startswith("--") and len(arg) > 2:
             name, eq, inline_value = arg.partition("=")
-            name = OPTION_ALIASES.get(name, name)
-            if name not in VALUE_OPTIONS:
-                raise UsageError(
-                    f"unknown option '{arg}' (known: {', '.join(VALUE_OPTIONS)}, -tc)\n"
-                    + USAGE.format(prog=prog)
-                )
             if eq:
                 value = inline_value
                 pos += 1
@@ -223,6 +225,19 @@ def parse_command_line(argv: Sequence[str], prog: str = "run.pl") -> JobSpec:
                 value = args[pos + 1]
                 pos += 2
             _set_option(options, name, value)
+            continue
+        if arg.startswith("-") and len(arg) > 1:
+            if arg in OPTION_ALIASES:
+                if pos + 1 >= len(args):
+                    raise UsageError(f"option {arg} needs a value\n" + USAGE.format(prog=prog))
+                _set_option(options, OPTION_ALIASES[arg], args[pos + 1])
+                pos += 2
+                continue
+            n = _OPTION_VALUES.get(arg, 1)
+            if pos + n >= len(args):
+                raise UsageError(f"option {arg} needs {n} value(s)\n" + USAGE.format(prog=prog))
+            options.native.append(args[pos:pos + n + 1])
+            pos += n + 1
             continue
         m = _RANGE_RE.match(arg) or _SINGLE_RE.match(arg)
         if m:

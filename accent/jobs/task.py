@@ -17,6 +17,7 @@ import subprocess
 import time
 from typing import Dict, Iterable, Optional
 
+from accent.jobs.lock import inherited_lock_fds
 from accent.jobs.logs import exit_code, signal_name, write_footer, write_header
 from accent.jobs.signals import StopSignals
 from accent.jobs.spec import Task
@@ -57,11 +58,19 @@ class TaskProcess:
                     stderr=subprocess.STDOUT,
                     start_new_session=True,
                     close_fds=True,
+                    # the locks of the directories the task writes (accent.jobs.lock): held by
+                    # the task too, so they stay taken until the last writer has ended
+                    pass_fds=inherited_lock_fds(),
                 )
             except OSError as e:
                 log.write(f"cannot start bash: {e}\n".encode())
                 proc = None
         return cls(task, threads, proc, started)
+
+    @property
+    def pid(self) -> Optional[int]:
+        """The task's process (group) id; None when it could not be started."""
+        return self.proc.pid if self.proc is not None else None
 
     def poll(self) -> Optional[int]:
         """The returncode once the command has ended (-N: killed by signal N), else None."""

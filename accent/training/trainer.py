@@ -45,6 +45,7 @@ import torch
 
 from accent.data.kaldi_dir import DataDirError, read_mapping, write_list, write_text_atomic
 from accent.features.fbank import FbankConfig
+from accent.jobs.lock import DirectoryLock
 from accent.dataset import (
     BucketBatchSampler, FeatsDataset, FeatureNormalizer, SpecAugment, Tokenizer, collate, make_loader, read_label_list,
 )
@@ -763,6 +764,12 @@ class Trainer:
     # main loop
 
     def run(self) -> Dict[str, Any]:
+        # One writer per experiment directory: a second training of it stops here, naming this
+        # one.  The lock goes with this process, however it ends (kill -9 included).
+        with DirectoryLock(self.exp_dir) if self.is_main else contextlib.nullcontext():
+            return self._run()
+
+    def _run(self) -> Dict[str, Any]:
         self._setup()
         resumed = self._resume()
         if not resumed:

@@ -64,7 +64,7 @@ help_message="Usage: $0 [--stage N] [--stop-stage M] [--nj 4] [--aesrc-root DIR]
 . ./path.sh
 . utils/parse_options.sh
 . ./cmd.sh
-. utils/recipe_helpers.sh  # log, is_done, fingerprint, best_dev
+. utils/recipe_helpers.sh  # log, is_done, must_run, fingerprint, best_dev
 
 real_aesrc=true; [ -z "${aesrc_root}" ] && real_aesrc=false
 real_libri=true; [ -z "${librispeech_root}" ] && real_libri=false
@@ -171,15 +171,17 @@ fi
 if [ ${stage} -le 1 ] && [ ${stop_stage} -ge 1 ]; then
   log "Stage 1: data preparation -> data/{${all_sets// /,}}"
   mkdir -p data
-  opts=(--sample-rate ${sample_rate})
-  ${skip_bad} && opts+=(--skip-bad)
-  ${convert_audio} && opts+=(--convert-audio)
+  # the same bad-input options and sample rate for both corpora
+  input_opts=(--sample-rate ${sample_rate})
+  ${skip_bad} && input_opts+=(--skip-bad)
+  ${convert_audio} && input_opts+=(--convert-audio)
+  opts=("${input_opts[@]}")
   [ -n "${accents}" ] && opts+=(--accents "${accents}")
   [ -n "${aesrc_test_dir}" ] && opts+=(--test-dir "${aesrc_test_dir}")
   [ -n "${aesrc_test_labels}" ] && opts+=(--test-labels "${aesrc_test_labels}")
   [ -n "${aesrc_test_spk_list}" ] && opts+=(--test-spk-list "${aesrc_test_spk_list}")
   settings="${aesrc_root} ${dev_spk_list} ${opts[*]}"
-  if ! is_done data/.aesrc.done "${settings}"; then
+  if must_run data/.aesrc.done "${settings}"; then
     $train_cmd exp/log/prepare_aesrc.log \
       python -m accent.bin.prepare_aesrc --corpus-dir "${aesrc_root}" --dev-spk-list "${dev_spk_list}" \
         --out-dir data --nj ${nj} "${opts[@]}"
@@ -188,13 +190,12 @@ if [ ${stage} -le 1 ] && [ ${stop_stage} -ge 1 ]; then
   parts=()
   for p in ${librispeech_train_parts}; do parts+=("${p}=libri_train"); done
   for p in ${librispeech_dev_parts}; do parts+=("${p}=libri_dev"); done
-  settings="${librispeech_root} ${parts[*]} ${skip_bad} ${sample_rate} ${convert_audio}"
-  if ${use_libri} && ! is_done data/.librispeech.done "${settings}"; then
-    lopts=(--sample-rate ${sample_rate})
-    ${skip_bad} && lopts+=(--skip-bad)
-    if ${convert_audio} || [ "${sample_rate}" != 16000 ]; then
+  settings="${librispeech_root} ${parts[*]} ${input_opts[*]}"
+  if ${use_libri} && must_run data/.librispeech.done "${settings}"; then
+    lopts=("${input_opts[@]}")
+    if [ "${sample_rate}" != 16000 ] && ! ${convert_audio}; then
       # LibriSpeech is 16 kHz mono: another rate resamples it with sox pipes in wav.scp
-      [ "${sample_rate}" != 16000 ] && log "Stage 1: LibriSpeech (16 kHz) resampled to ${sample_rate} Hz by sox pipes in wav.scp"
+      log "Stage 1: LibriSpeech (16 kHz) resampled to ${sample_rate} Hz by sox pipes in wav.scp"
       lopts+=(--convert-audio)
     fi
     rm -rf data/manifests/librispeech  # lhotse would reuse stale manifests
@@ -203,7 +204,7 @@ if [ ${stage} -le 1 ] && [ ${stop_stage} -ge 1 ]; then
         --manifest-dir data/manifests/librispeech --nj ${nj} --parts "${parts[@]}" "${lopts[@]}"
     echo "${settings}" > data/.librispeech.done
   fi
-  if ${speed_perturb} && ! is_done data/train_sp/.done "$(fingerprint data/train/wav.scp)"; then
+  if ${speed_perturb} && must_run data/train_sp/.done "$(fingerprint data/train/wav.scp)"; then
     $train_cmd exp/log/perturb_data_dir_speed.log utils/perturb_data_dir_speed.sh data/train data/train_sp
     fingerprint data/train/wav.scp > data/train_sp/.done
   fi
@@ -213,7 +214,7 @@ if [ ${stage} -le 2 ] && [ ${stop_stage} -ge 2 ]; then
   log "Stage 2: FBank features (${fbank_config}) and CMVN statistics"
   for x in ${all_sets}; do
     settings="$(fingerprint data/${x}/wav.scp) $(fingerprint ${fbank_config})"
-    is_done data/${x}/.fbank.done "${settings}" && continue
+    must_run data/${x}/.fbank.done "${settings}" || continue
     utils/make_fbank.sh --cmd "${train_cmd}" --nj ${nj} --fbank-config ${fbank_config} \
       data/${x} exp/make_fbank/${x} fbank/${x}
     echo "${settings}" > data/${x}/.fbank.done
@@ -281,7 +282,7 @@ if [ ${stage} -le 4 ] && [ ${stop_stage} -ge 4 ]; then
   if [ -n "${asr_finetune_config}" ]; then
     # the hybrid paper's trainable AM: the LibriSpeech AM trained on with LibriSpeech + accented speech
     settings="$(fingerprint data/libri_train/feats.scp data/${train_set}/feats.scp)"
-    if ! is_done data/libri_train_${train_set}/.done "${settings}"; then
+    if must_run data/libri_train_${train_set}/.done "${settings}"; then
       utils/combine_data.sh data/libri_train_${train_set} data/libri_train data/${train_set}
       echo "${settings}" > data/libri_train_${train_set}/.done
     fi
@@ -302,13 +303,13 @@ if [ ${stage} -le 5 ] && [ ${stop_stage} -ge 5 ]; then
     # the phonotactic system: what a real-speech English phone recogniser hears, as phone n-grams
     phon_sets="${train_set} dev"; [ -f data/test/utt2accent ] && phon_sets="${phon_sets} test"
     for x in ${phon_sets}; do
-      is_done data/${x}/.phone_rec.done "$(fingerprint data/${x}/wav.scp)" && continue
+      must_run data/${x}/.phone_rec.done "$(fingerprint data/${x}/wav.scp)" || continue
       $train_cmd --num-threads ${nj} exp/log/decode_phones_${x}.log \
         python -m accent.bin.decode_phones --nj ${nj} data/${x}
       fingerprint data/${x}/wav.scp > data/${x}/.phone_rec.done
     done
     settings="$(for x in ${phon_sets}; do fingerprint data/${x}/text.phone_rec; done)"
-    if ! is_done exp/phonotactic/.done "${settings}"; then
+    if must_run exp/phonotactic/.done "${settings}"; then
       log "Stage 5: phonotactic accent classifier on data/${train_set}/text.phone_rec -> exp/phonotactic"
       phon_data=""; for x in ${phon_sets}; do [ ${x} != ${train_set} ] && phon_data="${phon_data} --data ${x}=data/${x}"; done
       $train_cmd exp/phonotactic/log/train.log \

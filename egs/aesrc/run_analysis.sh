@@ -42,7 +42,7 @@ help_message="Usage: $0 [--stage N] [--stop-stage M] [--aesrc-root DIR] [--probe
 . ./path.sh
 . utils/parse_options.sh
 . ./cmd.sh
-. utils/recipe_helpers.sh  # log, is_done, fingerprint, best_dev
+. utils/recipe_helpers.sh  # log, is_done, must_run, fingerprint, best_dev
 
 if [ -z "${aesrc_root}" ]; then
   : "${probe_models:=scratch=exp/demo_hybrid_scratch/best.pt mtl=exp/demo_hybrid_mtl/best.pt}"
@@ -62,7 +62,7 @@ if [ ${stage} -le 1 ] && [ ${stop_stage} -ge 1 ]; then
   ckpts=()
   for m in ${probe_models}; do ckpts+=("${m#*=}"); done
   settings="${probe_models} ${probe_epochs} ${probe_valid_fraction} ${seed} $(fingerprint "${ckpts[@]}" data/train/utt2spk)"
-  if ! is_done ${dir}/.done "${settings}"; then
+  if must_run ${dir}/.done "${settings}"; then
     $cuda_cmd --gpu ${ngpu} ${dir}/log/speaker_probe.log \
       python -m accent.bin.speaker_probe --data data/train --out-dir ${dir} --epochs ${probe_epochs} \
         --valid-fraction ${probe_valid_fraction} --seed ${seed} ${probe_models}
@@ -76,7 +76,7 @@ if [ ${stage} -le 2 ] && [ ${stop_stage} -ge 2 ]; then
     name=theta${v}
     [ "${v}" = random ] && name=random
     settings="${v} ${seed} $(fingerprint data/train/text.phn data/train/feats.scp ${broad_classes})"
-    if ! is_done data/train_${name}/.degrade.done "${settings}"; then
+    if must_run data/train_${name}/.degrade.done "${settings}"; then
       log "Stage 2: degraded transcripts (${v}) -> data/train_${name}, data/lang_phn_${name}"
       $train_cmd exp/robustness/log/degrade_${name}.log \
         python -m accent.bin.degrade_transcripts --classes ${broad_classes} --variant ${v} --seed ${seed} \
@@ -106,7 +106,7 @@ if [ ${stage} -le 3 ] && [ ${stop_stage} -ge 3 ]; then
   dir=exp/analysis/channel_attention
   log "Stage 3: channel attention of ${ca_checkpoint} on data/dev -> ${dir}"
   settings="$(fingerprint ${ca_checkpoint} data/dev/feats.scp)"
-  if ! is_done ${dir}/.done "${settings}"; then
+  if must_run ${dir}/.done "${settings}"; then
     $cuda_cmd --gpu ${ngpu} ${dir}/log/channel_attention.log \
       python -m accent.bin.channel_attention --checkpoint ${ca_checkpoint} --data data/dev --out-dir ${dir}
     echo "${settings}" > ${dir}/.done
