@@ -92,3 +92,16 @@ def test_bad_model_or_missing_wav_scp_is_a_clear_error(trained, tmp_path) -> Non
     assert r.returncode == 2 and "nope: no such model" in r.stderr
     r = accent_id("--model", trained["jasper"], tmp_path / "missing.scp", cwd=tmp_path)
     assert r.returncode == 2 and "missing.scp: no such wav.scp" in r.stderr
+
+
+def test_a_damaged_model_is_refused_not_used(trained, tmp_path) -> None:
+    from test_export import damage
+
+    wav = write_wav(tmp_path / "a.wav", 1.0)
+    exp = tmp_path / "exp"
+    exp.mkdir()
+    damage(trained["crnn"] / "best.pt", exp / "best.pt")
+    for model in (exp, damage(trained["crnn"] / "export" / FILENAMES["onnx"], tmp_path / "model.onnx")):
+        r = accent_id("--model", model, wav, cwd=tmp_path)
+        assert r.returncode == 2 and r.stdout == "", r.stdout
+        assert "damaged" in r.stderr and "Traceback" not in r.stderr, r.stderr

@@ -36,6 +36,8 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 import numpy as np
 import torch
 
+from accent.utils.integrity import check_zip_archive
+
 FORMAT = "accent-checkpoint-v1"
 _EPOCH_RE = re.compile(r"^epoch_(\d+)\.pt$")
 
@@ -59,6 +61,7 @@ def load_checkpoint(path: PathLike, map_location: Union[str, torch.device] = "cp
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: checkpoint not found")
+    check_zip_archive(path)  # torch.load does not check the CRCs: a damaged tensor would load
     return torch.load(path, map_location=map_location, weights_only=True)
 
 

@@ -9,9 +9,10 @@ from typing import Callable, NoReturn
 from accent.data.audio import AudioError
 from accent.data.kaldi_dir import DataDirError
 from accent.data.problems import CorpusError
+from accent.utils.integrity import DamagedFileError
 
 # Errors about the user's input: print the message alone, a traceback would hide it.
-INPUT_ERRORS = (AudioError, CorpusError, DataDirError, FileNotFoundError)
+INPUT_ERRORS = (AudioError, CorpusError, DataDirError, DamagedFileError, FileNotFoundError)
 
 
 def setup_logging(verbose: bool = False) -> None:
