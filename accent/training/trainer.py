@@ -50,6 +50,7 @@ from accent.dataset import (
 )
 from accent.models import greedy_decode, linear_margin, load_encoder_from_asr
 from accent.models.ctc import error_counts, unpad_targets
+from accent.utils.provenance import describe, numeric_environment
 
 from .checkpoint import (
     FORMAT, PathLike, average_checkpoints, epoch_checkpoints, latest_checkpoint, link_or_copy, load_checkpoint,
@@ -217,6 +218,7 @@ class Trainer:
         self.rank, self.world_size = int(rank), int(world_size)
         self.is_main = self.rank == 0
         self.code = code_version()  # recorded in checkpoints and results.json
+        self.numerics = numeric_environment()  # what changes float results across machines: recorded too
         self._asr_ckpt: Optional[Dict[str, Any]] = None  # loaded once, for _normalizer and _initialise_from_asr
         if self.world_size > 1 and not torch.distributed.is_initialized():
             raise RuntimeError("world_size > 1: call accent.training.distributed.init_distributed() first")
@@ -438,6 +440,7 @@ class Trainer:
             "rng": rngs[0],
             "rng_ranks": rngs if self.world_size > 1 else None,
             "world_size": self.world_size,
+            "numerics": self.numerics,
             **self.code,
         }
 
@@ -702,6 +705,7 @@ class Trainer:
             log.info("%s model: %s parameters (%s trainable) on %s; %d training utterances in %d batches/epoch, "
                      "%d dev utterances", self.task, f"{self.params['total']:,}", f"{self.params['trainable']:,}",
                      self.device, len(self.train_set), self.steps_per_epoch, len(self.dev_set))
+            log.info("numerics (bit-identical results need the same): %s", describe(self.numerics))
         if self.world_size > 1 and self.is_main:
             log.info("distributed data-parallel: world size %d (%s backend); the batches/epoch above are per rank",
                      self.world_size, torch.distributed.get_backend())
@@ -794,6 +798,7 @@ class Trainer:
             "params": self.params,
             "best_checkpoint": str(self.exp_dir / "best.pt"),
             "world_size": self.world_size,
+            "numerics": self.numerics,
             **self.code,
         }
         if self.history:
