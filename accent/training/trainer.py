@@ -53,8 +53,8 @@ from accent.models.ctc import error_counts, unpad_targets
 from accent.utils.provenance import describe, numeric_environment
 
 from .checkpoint import (
-    FORMAT, PathLike, average_checkpoints, epoch_checkpoints, latest_checkpoint, link_or_copy, load_checkpoint,
-    prune_checkpoints, rng_state, save_checkpoint, set_rng_state,
+    FORMAT, PathLike, average_checkpoints, epoch_checkpoints, intact, latest_checkpoint, link_or_copy,
+    load_checkpoint, prune_checkpoints, rng_state, save_checkpoint, set_rng_state,
 )
 from .config import ConfigError, dump_config, needs_asr_checkpoint, plain, starts_from_asr
 from .distributed import all_reduce_sum, all_true, gather_objects
@@ -495,7 +495,24 @@ class Trainer:
         where = (f"epoch {self.epoch}, batch {self.batches_done}" if self.batches_done
                  else f"the start of epoch {self.epoch}")
         log.info("resumed from %s (step %d): continuing at %s", path, self.step, where)
+        self._repair_best()
         return True
+
+    def _repair_best(self) -> None:
+        """best.pt damaged (it shares its file with epoch_N.pt and last.pt, hard-linked): link it
+        again to its intact epoch checkpoint, else forget the best so that a new one is saved."""
+        best = self.exp_dir / "best.pt"
+        if not best.is_file() or intact(best) or not self.is_main:
+            return
+        epoch_ckpt = self.exp_dir / f"epoch_{self.best.get('epoch')}.pt"
+        if epoch_ckpt.is_file() and intact(epoch_ckpt):
+            link_or_copy(epoch_ckpt, best)
+            log.warning("%s was damaged: linked again to %s", best, epoch_ckpt)
+        else:
+            log.warning("%s is damaged and its epoch's checkpoint is gone: the best of the epochs still to "
+                        "train becomes best.pt", best)
+            best.unlink()
+            self.best = {"metric": self.metric, "value": None, "epoch": None}
 
     def _save_epoch(self) -> None:
         state = self._state(epoch_end=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import sys
 from typing import Callable, NoReturn
@@ -30,5 +31,11 @@ def run(main: Callable[[], None]) -> NoReturn:
         main()
     except INPUT_ERRORS as e:
         logging.getLogger("accent").error("%s", e)
+        sys.exit(1)
+    except OSError as e:
+        if e.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        where = f"{e.filename}: " if e.filename else ""
+        logging.getLogger("accent").error("%s%s", where, e.strerror)
         sys.exit(1)
     sys.exit(0)
