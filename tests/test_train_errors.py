@@ -12,7 +12,6 @@ import pytest
 import torch
 
 from accent.training import load_checkpoint, load_model
-from accent.utils.integrity import DamagedFileError
 from test_dataset import make_corpus
 from test_train import tiny_accent, train_cli, write_config
 
@@ -59,7 +58,7 @@ def test_an_empty_best_pt_is_named(trained, tmp_path) -> None:
     exp = copy_exp(root / "exp", tmp_path / "exp")
     (exp / "best.pt").unlink()
     (exp / "best.pt").write_bytes(b"")
-    with pytest.raises(DamagedFileError, match=f"^{exp / 'best.pt'}: empty checkpoint file"):
+    with pytest.raises(ValueError, match=f"^{exp / 'best.pt'}: empty checkpoint file"):
         load_model(exp / "best.pt")
 
 

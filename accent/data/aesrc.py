@@ -25,7 +25,9 @@ from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
 from accent.data.audio import AudioInfo, conversion_command, format_problem
-from accent.data.kaldi_dir import DataDirError, read_mapping, validate_data_dir, write_data_dir, write_mapping
+from accent.data.kaldi_dir import (
+    DataDirError, read_mapping, text_lines, validate_data_dir, write_data_dir, write_mapping,
+)
 from accent.data.problems import CorpusError, Problem, check_audio, raise_unless_skipping, write_bad_utts
 from accent.text.normalize import normalize_transcript
 
@@ -123,14 +125,13 @@ def read_transcript(path: Path) -> str:
 def read_dev_speakers(path: Path) -> Set[Tuple[str, str]]:
     """Read a dev-speaker list: one ``<ACC> <SPK>`` pair per line (``#`` starts a comment)."""
     pairs: Set[Tuple[str, str]] = set()
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            fields = line.split("#", 1)[0].split()
-            if not fields:
-                continue
-            if len(fields) != 2:
-                raise CorpusError(f"{path}:{lineno}: expected '<ACCENT> <SPEAKER>', got {line.strip()!r}")
-            pairs.add((fields[0], fields[1]))
+    for lineno, line in enumerate(text_lines(path, CorpusError), 1):
+        fields = line.split("#", 1)[0].split()
+        if not fields:
+            continue
+        if len(fields) != 2:
+            raise CorpusError(f"{path}:{lineno}: expected '<ACCENT> <SPEAKER>', got {line.strip()!r}")
+        pairs.add((fields[0], fields[1]))
     return pairs
 
 
