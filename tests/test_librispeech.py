@@ -53,3 +53,17 @@ def test_bad_flac_listed_or_skipped(tmp_path):
     assert set(read_mapping(d / "bad_utts")) == {"19-198-0001", "26-198-0002"}
     # wav.scp points at the real corpus, not at the symlinked view lhotse was run on
     assert all(str(root.resolve()) in p for p in read_mapping(d / "wav.scp").values())
+
+
+def test_trans_txt_problems_are_caught_at_data_preparation(tmp_path):
+    root = make_librispeech(tmp_path / "LibriSpeech", "dev-clean", utts=3)
+    trans = root / "dev-clean" / "19" / "198" / "19-198.trans.txt"
+    lines = trans.read_text().splitlines()
+    lines[1] = "19-198-0001 -- ... ?!"  # only symbols: no words after normalisation (G2P would fail later)
+    trans.write_text("\n".join(lines) + "\n")
+    with pytest.raises(CorpusError) as err:
+        prepare_librispeech_dirs(root, tmp_path / "data", {"dev-clean": "libri_dev"}, tmp_path / "m")
+    assert f"{trans}: line 2: transcript has no words after normalisation: '-- ... ?!'" in str(err.value)
+    trans.write_bytes(trans.read_bytes().replace(b"HELLO WORLD NUMBER 2", b"HELLO W\xd6RLD NUMBER 2"))
+    with pytest.raises(CorpusError, match=rf"^{trans}:3: not UTF-8 text \(byte 0xd6 at column 20\)"):
+        prepare_librispeech_dirs(root, tmp_path / "data", {"dev-clean": "libri_dev"}, tmp_path / "m")
