@@ -330,3 +330,4 @@ def test_manifest_lists_every_file_with_its_hash_and_the_tools(corpora: tuple[Pa
         assert doc["digest"] == shell.stdout.split()[0]
         assert doc["tools"]["espeak-ng"].startswith("eSpeak NG") and doc["tools"]["numpy"]
         assert doc["tools"]["numpy_cpu_dispatch"] is not None
+        assert len(doc["pcm_digest"]) == 64  # of the decoded samples: FLAC bytes vary with the encoder

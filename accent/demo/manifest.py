@@ -4,7 +4,9 @@ Written next to the corpus as ``<corpus>.manifest.json`` (``downloads/demo/aesrc
 so two machines' corpora can be compared file by file, and a difference traced to its cause: the
 espeak-ng voice data and version, numpy/scipy (their SIMD kernels depend on the CPU), libsndfile.
 ``digest`` is what ``cd <corpus> && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum |
-sha256sum`` prints.
+sha256sum`` prints.  ``pcm_digest`` hashes the decoded samples of the audio files instead of their
+bytes: FLAC bytes also depend on the encoder's version (its vendor string is in every file), the
+samples do not, so a ``digest`` that differs with an equal ``pcm_digest`` is no difference in audio.
 """
 
 from __future__ import annotations
@@ -63,10 +65,24 @@ def file_hashes(root: Path) -> Dict[str, str]:
     return out
 
 
+def pcm_digest(root: Path, names) -> str:
+    """SHA-256 over the decoded int16 samples (and rate) of the ``.wav``/``.flac`` files, in order."""
+    import soundfile as sf
+
+    h = hashlib.sha256()
+    for name in names:
+        if name.endswith((".wav", ".flac")):
+            samples, rate = sf.read(root / name, dtype="int16", always_2d=True)
+            h.update(f"{name} {rate} {samples.shape}\n".encode())
+            h.update(samples.tobytes())
+    return h.hexdigest()
+
+
 def write_manifest(root: Path, settings: Dict[str, Any]) -> Path:
     files = file_hashes(root)
     digest = hashlib.sha256("".join(f"{h}  {name}\n" for name, h in files.items()).encode()).hexdigest()
-    doc = {"corpus": root.name, "settings": settings, "digest": digest, "tools": tool_versions(), "files": files}
+    doc = {"corpus": root.name, "settings": settings, "digest": digest, "pcm_digest": pcm_digest(root, files),
+           "tools": tool_versions(), "files": files}
     path = manifest_path(root)
     write_text_atomic(path, json.dumps(doc, indent=1) + "\n")
     return path
