@@ -28,6 +28,26 @@ def cpu_model() -> Optional[str]:
     return platform.processor() or None
 
 
+ISA_FLAGS = ("avx2", "fma", "avx512f", "avx512bw", "avx512_vnni", "avx512_bf16", "avx512_fp16", "amx_tile",
+             "amx_bf16", "amx_int8")
+# settings that change which kernels run (so the numbers), when a user sets them
+KERNEL_ENV = ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA", "MKL_ENABLE_INSTRUCTIONS",
+              "MKL_CBWR", "NPY_DISABLE_CPU_FEATURES", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def cpu_isa() -> Optional[str]:
+    """The vector-instruction flags of the CPU that oneDNN and MKL choose their kernels by."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    have = set(line.split(":", 1)[1].split())
+                    return " ".join(x for x in ISA_FLAGS if x in have) or None
+    except OSError:
+        pass
+    return None
+
+
 def numpy_cpu_dispatch() -> Optional[str]:
     """The SIMD extensions numpy dispatches to on this CPU (its ufuncs' kernels), e.g. ``AVX512F AVX512_SKX``."""
     try:
@@ -58,6 +78,7 @@ def numeric_environment() -> Dict[str, Optional[str]]:
         "torch_threads": str(torch.get_num_threads()),
         "cpu": cpu_model(),
         "cpu_count": str(os.cpu_count()),
+        "cpu_isa": cpu_isa(),
         "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "numpy_cpu_dispatch": numpy_cpu_dispatch(),
         "mkl": _config_fact(config, r"Math Kernel Library Version ([^\n]+?) for") if torch.backends.mkl.is_available()
@@ -66,6 +87,7 @@ def numeric_environment() -> Dict[str, Optional[str]]:
         "blas": _config_fact(config, r"BLAS_INFO=(\w+)"),
         "cuda": torch.version.cuda,
         "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        "kernel_env": " ".join(f"{k}={os.environ[k]}" for k in KERNEL_ENV if k in os.environ) or None,
     }
     # plain str: torch.__version__ is a TorchVersion, which weights_only loading refuses
     return {k: None if v is None else str(v) for k, v in env.items()}
