@@ -173,6 +173,7 @@ def test_paper_size_models_build() -> None:
     ("data.max_frames: 2.5", r"data\.max_frames must be an integer, got 2\.5"),
 ])
 def test_config_mistakes_name_the_file_and_key(tmp_path, mistake, message) -> None:
+    assert resolve_config({"model": {"encoder": {"name": "crnn"}}, "optim": {"clip_grad": None}})  # null: no clipping
     """Each used to surface as a traceback from deep inside the model or the optimiser (or, for
     epochs 0, as a finished experiment without a model)."""
     conf = tmp_path / "x.yaml"

@@ -91,6 +91,7 @@ MINIMA: Dict[str, float] = {
 }
 EXCLUSIVE = {"data.frame_shift_ms", "optim.lr", "optim.eps"}
 INTEGERS = {"seed", "data.dev_max_frames", "data.prefetch_factor"}  # their default is None
+NULLABLE = {"optim.clip_grad"}  # null disables clipping
 
 
 class ConfigError(ValueError):
@@ -256,7 +257,7 @@ def _check_numbers(cfg: Mapping[str, Any], where: str) -> None:
         section, _, name = key.rpartition(".")
         value = (cfg[section] if section else cfg).get(name)
         default = (DEFAULTS[section] if section else DEFAULTS).get(name)
-        if value is None and default is None:
+        if value is None and (default is None or key in NULLABLE):
             continue
         integer = isinstance(default, int) or key in INTEGERS
         ok_type = isinstance(value, int) if integer else isinstance(value, (int, float))
