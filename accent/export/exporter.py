@@ -100,6 +100,10 @@ def write_onnx(graph: InferenceGraph, meta: Mapping[str, Any], path: Union[str, 
 WRITERS = {"torchscript": write_torchscript, "onnx": write_onnx}
 
 
+class ExportMismatch(ValueError):
+    """An exported model computes another function than the PyTorch graph."""
+
+
 def export_model(graph: InferenceGraph, meta: Mapping[str, Any], fmt: str, path: Union[str, Path],
                  tolerance: float = 1e-4) -> float:
     """Write ``fmt`` to a temporary name, check it against the graph with its own runtime, then
@@ -122,10 +126,6 @@ def export_model(graph: InferenceGraph, meta: Mapping[str, Any], fmt: str, path:
         raise
     os.replace(tmp, path)
     return diff
-
-
-class ExportMismatch(ValueError):
-    """An exported model computes another function than the PyTorch graph."""
 
 
 def export_torchscript(graph: InferenceGraph, meta: Mapping[str, Any], path: Union[str, Path],
@@ -153,11 +153,7 @@ def read_metadata(path: Union[str, Path]) -> Dict[str, Any]:
     """The metadata of an exported file (either format)."""
     path = Path(path)
     if is_onnx(path):
-        import onnx
-
-        check_onnx(path, METADATA_KEY)
-        props = {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
-        return parse_metadata(path, props.get(METADATA_KEY))
+        return parse_metadata(path, check_onnx(path, METADATA_KEY).get(METADATA_KEY))
     check_zip_archive(path, "TorchScript model")
     extra = {EXTRA_FILE: ""}
     torch.jit.load(str(path), map_location="cpu", _extra_files=extra)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import os
 import zipfile
-from typing import Any, Union
+from typing import Any, Dict, Union
 
 ONNX_DIGEST_KEY = "accent_sha256"
 
@@ -51,9 +51,9 @@ def onnx_digest(model: Any, metadata_text: str) -> str:
     return h.hexdigest()
 
 
-def check_onnx(path: PathLike, metadata_key: str) -> None:
+def check_onnx(path: PathLike, metadata_key: str) -> Dict[str, str]:
     """Raise :class:`DamagedFileError` naming ``path`` unless its graph and metadata hash to the
-    digest stored at export."""
+    digest stored at export; returns its metadata entries."""
     import onnx
     from google.protobuf.message import DecodeError
 
@@ -69,3 +69,4 @@ def check_onnx(path: PathLike, metadata_key: str) -> None:
     if onnx_digest(model, props.get(metadata_key, "")) != stored:
         raise DamagedFileError(f"{path}: damaged ONNX file (its weights or graph do not match the checksum "
                                "written at export)")
+    return props
