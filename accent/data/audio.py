@@ -27,7 +27,7 @@ _DATA_SIZE = re.compile(r"^data\s*:\s*(\d+)\s*\(should be (\d+)\)", re.MULTILINE
 
 # Shorter audio has not one feature frame (Kaldi's 25 ms window): caught at data preparation
 # rather than by the feature jobs of stage 2.
-MIN_SECONDS = 0.025
+MIN_AUDIO_SECONDS = 0.025
 
 
 class AudioError(ValueError):
@@ -87,9 +87,9 @@ def probe_audio(path: Path) -> AudioInfo:
         raise AudioError(f"{path}: {truncated}")
     if info.frames <= 0:
         raise AudioError(f"{path}: audio has no samples")
-    if info.frames < MIN_SECONDS * info.samplerate:
+    if info.frames < MIN_AUDIO_SECONDS * info.samplerate:
         raise AudioError(f"{path}: too short ({info.frames} samples, {1000 * info.frames / info.samplerate:.1f} ms; "
-                         f"not one {1000 * MIN_SECONDS:g} ms feature frame)")
+                         f"not one {1000 * MIN_AUDIO_SECONDS:g} ms feature frame)")
     return AudioInfo(str(path), int(info.samplerate), int(info.channels), int(info.frames))
 
 
