@@ -44,7 +44,7 @@ def test_every_input_scored_or_named_with_its_problem(trained, inputs, tmp_path,
     exp = trained["crnn"]
     path = exp if model == "exp" else exp / "export" / FILENAMES["onnx"]
     r = accent_id("--model", path, "--json", inputs, cwd=tmp_path)
-    assert r.returncode == 1, r.stderr  # some inputs were not scored
+    assert r.returncode == 3, r.stderr  # some inputs were not scored (1 would be a crash)
     doc = json.loads(r.stdout)
     assert doc["labels"] == list(ACCENTS)
     res = {Path(x["id"]).name: x for x in doc["results"]}
@@ -92,3 +92,36 @@ def test_bad_model_or_missing_wav_scp_is_a_clear_error(trained, tmp_path) -> Non
     assert r.returncode == 2 and "nope: no such model" in r.stderr
     r = accent_id("--model", trained["jasper"], tmp_path / "missing.scp", cwd=tmp_path)
     assert r.returncode == 2 and "missing.scp: no such wav.scp" in r.stderr
+
+
+def test_a_damaged_model_is_refused_not_used(trained, tmp_path) -> None:
+    from test_export import damage
+
+    wav = write_wav(tmp_path / "a.wav", 1.0)
+    exp = tmp_path / "exp"
+    exp.mkdir()
+    damage(trained["crnn"] / "best.pt", exp / "best.pt")
+    for model in (exp, damage(trained["crnn"] / "export" / FILENAMES["onnx"], tmp_path / "model.onnx")):
+        r = accent_id("--model", model, wav, cwd=tmp_path)
+        assert r.returncode == 2 and r.stdout == "", r.stdout
+        assert "damaged" in r.stderr and "Traceback" not in r.stderr, r.stderr
+
+
+@pytest.mark.parametrize("option, message", [
+    (["--batch-size", "0"], "--batch-size: 0 must be at least 1"),
+    (["--batch-size", "-1"], "--batch-size: -1 must be at least 1"),
+    (["--threads", "-2"], "--threads: -2 must be at least 1"),
+    (["--device", "banana"], "--device: 'banana' is not a device"),
+    (["--chunk-seconds", "0"], "--chunk-seconds: 0 must be > 0"),
+])
+def test_bad_options_are_usage_errors(tmp_path, option, message) -> None:
+    wav = write_wav(tmp_path / "a.wav", 1.0)
+    r = accent_id("--model", tmp_path, *option, wav, cwd=tmp_path)
+    assert r.returncode == 2 and "usage: accent-id" in r.stderr and message in r.stderr, r.stderr
+
+
+def test_exit_statuses_are_documented() -> None:
+    r = subprocess.run([sys.executable, "-m", "accent.cli.accent_id", "--help"], capture_output=True, text=True,
+                       env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    text = " ".join(r.stdout.split())
+    assert "Exit status: 0 every input scored; 3 some inputs not scored" in text and "1 accent-id itself crashed" in text

@@ -191,3 +191,32 @@ def test_test_speakers_held_out_from_the_tree(small_aesrc, dev_list, tmp_path):
     clash.write_text("IND-G0760\n")
     with pytest.raises(CorpusError, match="share speakers"):
         prepare_aesrc(small_aesrc, tmp_path / "o2", dev_list, test_spk_list=clash)
+
+
+def test_stage1_names_the_real_reason_of_each_bad_file(small_aesrc, dev_list, tmp_path):
+    """A 10-sample wav used to pass stage 1 and fail the feature jobs of stage 2; a directory
+    named like a wav and a symbolic link loop were reported as "missing audio"."""
+    spk = small_aesrc / "American English Speech Data" / "G00007"
+    short = write_wav(spk / "G00007S1001.wav", 10 / 16000)
+    folder = spk / "G00007S2001.wav"
+    folder.mkdir()
+    (spk / "G00007S2001.txt").write_text("A folder")
+    loop = spk / "G00007S2002.wav"
+    loop.symlink_to(loop)
+    (spk / "G00007S2002.txt").write_text("A loop")
+    (spk / "G00007S1002.txt").write_text("?! ... --")  # no words at all
+    with pytest.raises(CorpusError) as err:
+        prepare_aesrc(small_aesrc, tmp_path / "data", dev_list)
+    msg = str(err.value)
+    assert f"{short}: too short (10 samples, 0.6 ms; not one 25 ms feature frame)" in msg
+    assert f"{folder}: a directory, not an audio file" in msg
+    assert f"{loop}: symbolic link loop" in msg
+    assert "G00007S1002.txt: transcript has no words after normalisation: '?! ... --'" in msg
+    assert "missing audio" not in msg
+
+
+def test_a_dev_list_that_is_not_utf8_names_the_line(small_aesrc, tmp_path):
+    dev = tmp_path / "dev.list"
+    dev.write_bytes(b"UK G00025\n# caf\xe9 speakers\nIND G0760\n")
+    with pytest.raises(CorpusError, match=rf"^{dev}:2: not UTF-8 text \(byte 0xe9 at column 6\)"):
+        prepare_aesrc(small_aesrc, tmp_path / "data", dev)

@@ -55,3 +55,17 @@ def test_bench_fbank(tmp_path) -> None:
     assert result["max_abs_diff_vs_knf_60dB"] < 1e-3
     assert [row["file"] for row in result["real_audio"]] == ["FR/G1.flac", "US/G0.flac"]
     assert all(row["sample_rate"] == 8000 and row["max_60dB_40"] < 1e-3 for row in result["real_audio"])
+
+
+def test_bench_memory_measures_accent_id(tmp_path) -> None:
+    """The memory benchmark end to end on two short inputs (the real one runs 10 min, 1 h, 4 h)."""
+    out = tmp_path / "rows.json"
+    r = subprocess.run([sys.executable, "-m", "accent.bin.bench_memory", "--minutes", "0.1", "1.5", "--workdir",
+                        str(tmp_path / "w"), "--json", str(out)],
+                       capture_output=True, text=True, timeout=600, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    assert r.returncode == 0, r.stderr
+    assert "| 0.1 min |" in r.stdout and "| 1.5 min |" in r.stdout
+    rows = json.loads(out.read_text())
+    assert [row["status"] for row in rows] == [0, 0] and all(row["accent"] for row in rows)
+    assert all(100 < row["peak_rss_mb"] < 4000 for row in rows)
+    assert not list((tmp_path / "w").glob("*.wav"))  # inputs removed without --keep

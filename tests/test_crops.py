@@ -249,7 +249,7 @@ def test_speaker_adversary_reverses_its_gradient_and_trains(wav_corpus, tmp_path
     assert all(g.abs().sum() > 0 for g in w_grad)
     with torch.no_grad():
         moved = emb - 0.1 * emb.grad
-    assert float(adv(moved, torch.tensor([0, 1, 2, 0]))) > float(loss)
+    assert adv(moved, torch.tensor([0, 1, 2, 0])).item() > loss.item()
 
     cfg = online_config()
     cfg["model"]["speaker_adversary"] = {"weight": 0.1, "hidden": 8}

@@ -313,3 +313,21 @@ def test_sentences() -> None:
 def test_librispeech_transcript() -> None:
     assert to_librispeech_transcript('Mrs. Brown said, "It\'s a well-known shop on Baker St."') == \
         "MRS BROWN SAID IT'S A WELL KNOWN SHOP ON BAKER ST"
+
+
+def test_manifest_lists_every_file_with_its_hash_and_the_tools(corpora: tuple[Path, Path]) -> None:
+    import json
+
+    from accent.demo.manifest import manifest_path
+
+    for root in corpora:
+        doc = json.loads(manifest_path(root).read_text())
+        files = sorted(f"./{p.relative_to(root)}" for p in root.rglob("*") if p.is_file())
+        assert sorted(doc["files"]) == files
+        # the digest is what the README's sha256sum pipeline prints for the corpus folder
+        shell = subprocess.run("find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum",
+                               shell=True, cwd=root, capture_output=True, text=True, check=True)
+        assert doc["digest"] == shell.stdout.split()[0]
+        assert doc["tools"]["espeak-ng"].startswith("eSpeak NG") and doc["tools"]["numpy"]
+        assert doc["tools"]["numpy_cpu_dispatch"] is not None
+        assert len(doc["pcm_digest"]) == 64  # of the decoded samples: FLAC bytes vary with the encoder

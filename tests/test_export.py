@@ -132,3 +132,75 @@ def test_export_cli_writes_checked_files(trained, tmp_path) -> None:
     bad = subprocess.run([sys.executable, "-m", "accent.bin.export", "--exp-dir", str(tmp_path / "none")],
                          capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=str(ROOT)), timeout=120)
     assert bad.returncode != 0 and "no best.pt" in bad.stderr
+
+
+def test_a_killed_export_leaves_no_model_file(trained, tmp_path) -> None:
+    """Killed while checking parity: the model must not be in place (run.sh stage 7 would take it
+    for finished).  The check is where the export dies, by SIGKILL, as an OOM killer would."""
+    exp = trained["crnn"]
+    out = tmp_path / "out"
+    script = ("import os, signal, sys\n"
+              "import accent.export.exporter as e\n"
+              "e.max_difference = lambda *a, **k: os.kill(os.getpid(), signal.SIGKILL)\n"
+              "from accent.bin.export import main\n"
+              f"sys.argv = ['export', '--exp-dir', {str(exp)!r}, '--out-dir', {str(out)!r}, '--format', 'onnx']\n"
+              "main()\n")
+    r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                       env=dict(os.environ, PYTHONPATH=str(ROOT)), timeout=300)
+    assert r.returncode == -9, r.stderr
+    assert not (out / FILENAMES["onnx"]).exists()
+
+
+def test_a_failed_parity_check_leaves_no_file(trained, tmp_path) -> None:
+    exp = trained["crnn"]
+    r = subprocess.run([sys.executable, "-m", "accent.bin.export", "--exp-dir", str(exp), "--out-dir",
+                        str(tmp_path / "out"), "--format", "torchscript", "--tolerance", "-1"],
+                       capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=str(ROOT)), timeout=300)
+    assert r.returncode != 0 and "differs from PyTorch" in r.stderr, r.stderr
+    assert list((tmp_path / "out").iterdir()) == []  # neither the model nor its temporary file
+
+
+def damage(src: Path, dst: Path, where: float = 0.3, size: int = 64) -> Path:
+    """A copy of ``src`` with ``size`` bytes flipped at ``where`` of its length (a bad disk sector)."""
+    data = bytearray(src.read_bytes())
+    i = int(len(data) * where)
+    for k in range(i, i + size):
+        data[k] ^= 0x55
+    dst.write_bytes(bytes(data))
+    return dst
+
+
+@pytest.mark.parametrize("name", ["model.onnx", "model.torchscript.pt", "best.pt"])
+@pytest.mark.parametrize("where", [0.3, 0.7])
+def test_a_damaged_model_file_is_refused_with_its_path(trained, tmp_path, name, where) -> None:
+    """Flipped bytes in a weight tensor used to load and give confident wrong posteriors."""
+    from accent.inference.backends import open_model
+    from accent.utils.integrity import DamagedFileError
+
+    exp = trained["crnn"]
+    src = exp / name if name == "best.pt" else exp / "export" / name
+    open_model(src)  # intact: loads
+    bad = damage(src, tmp_path / name, where)
+    with pytest.raises(DamagedFileError, match=f"^{bad}: damaged"):
+        open_model(bad)
+    if name != "best.pt":
+        with pytest.raises(DamagedFileError, match=f"^{bad}: damaged"):
+            read_metadata(bad)
+    # a truncated file as well
+    bad.write_bytes(src.read_bytes()[: src.stat().st_size // 2])
+    with pytest.raises(DamagedFileError, match=f"^{bad}: damaged or truncated"):
+        open_model(bad)
+
+
+def test_an_onnx_file_without_checksum_is_refused(trained, tmp_path) -> None:
+    import onnx
+
+    model = onnx.load(str(trained["crnn"] / "export" / FILENAMES["onnx"]))
+    keep = [p for p in model.metadata_props if p.key != "accent_sha256"]
+    del model.metadata_props[:]
+    model.metadata_props.extend(keep)
+    onnx.save_model(model, str(tmp_path / "model.onnx"))
+    from accent.inference.backends import open_model
+
+    with pytest.raises(ValueError, match="no accent_sha256 checksum"):
+        open_model(tmp_path / "model.onnx")

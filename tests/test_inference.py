@@ -123,3 +123,51 @@ def test_old_checkpoint_without_frontend_uses_defaults_with_a_note(trained, tmp_
     r = AccentRecognizer.from_pretrained(tmp_path / "old.pt")
     assert r.frontend == FbankConfig() and "does not record its FBank options" in r.notes[0]
     assert r.predict(write_wav(tmp_path / "x.wav", 1.0)).ok
+
+
+def test_long_files_are_streamed_block_by_block_with_the_whole_file_result(trained, tmp_path, monkeypatch) -> None:
+    """Memory used to grow with the input's length (the whole file decoded, resampled and
+    featurised at once).  Now a long file is read in blocks; the result is that of the whole file."""
+    from accent import AccentRecognizer
+    import accent.inference.recognizer as recognizer
+
+    path = tmp_path / "long.wav"
+    sf.write(path, tone(25.3, 22050, channels=2, seed=7), 22050)  # resampled and down-mixed too
+    whole = AccentRecognizer.from_pretrained(trained["crnn"], chunk_seconds=4.0, stream_seconds=float("inf"))
+    expected = whole.predict(path)
+
+    def no_whole_file(*args, **kwargs):
+        raise AssertionError("the long file was decoded whole")
+
+    monkeypatch.setattr(recognizer, "load_audio", no_whole_file)
+    streamed = AccentRecognizer.from_pretrained(trained["crnn"], chunk_seconds=4.0, stream_seconds=10.0,
+                                                block_seconds=3.3)
+    for got in (streamed.predict(path), next(iter(streamed.predict_many([path], batch_size=2)))):
+        assert got.ok and got.label == expected.label and got.chunks == expected.chunks == 7
+        assert got.notes == expected.notes == ["stereo -> mono", "22050 Hz -> 16000 Hz"]
+        assert got.duration == pytest.approx(expected.duration)
+        np.testing.assert_allclose(list(got.posteriors.values()), list(expected.posteriors.values()), atol=1e-5)
+        np.testing.assert_allclose(got.embedding, expected.embedding, atol=1e-4)
+
+
+def test_stream_fbank_equals_whole_file_fbank(tmp_path) -> None:
+    from accent.inference.audio import load_audio, stream_fbank, stream_info
+
+    for rate, channels in ((16000, 1), (44100, 2), (8000, 1)):
+        path = tmp_path / f"{rate}.wav"
+        sf.write(path, tone(3.7, rate, channels=channels, seed=rate), rate)
+        whole = compute_fbank(load_audio(str(path), 16000).samples, 16000, FbankConfig())
+        for block in (0.11, 1.0, 10.0):
+            blocks = list(stream_fbank(stream_info(str(path), 16000), FbankConfig(), block_seconds=block))
+            np.testing.assert_array_equal(np.concatenate(blocks), whole)
+
+
+def test_a_truncated_wav_is_scored_with_a_note(trained, tmp_path) -> None:
+    from accent import AccentRecognizer
+
+    good = write_wav(tmp_path / "good.wav", 1.5)
+    cut = tmp_path / "cut.wav"
+    cut.write_bytes(good.read_bytes()[:-8000])  # the header still promises all the samples
+    p = AccentRecognizer.from_pretrained(trained["crnn"]).predict(cut)
+    assert p.ok and p.duration == pytest.approx(1.25)
+    assert p.notes == ["truncated audio (header promises 48000 data bytes, file holds 40000): scored what there is"]

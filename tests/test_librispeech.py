@@ -73,3 +73,17 @@ def test_other_sample_rates_need_convert_audio(tmp_path):
     samples, rate = read_wav_scp_entry(wav_scp["26-198-0001"])
     assert rate == 16000 and abs(len(samples) - 9600) <= 2
     assert all(Path(v).is_absolute() for u, v in wav_scp.items() if u != "26-198-0001")
+
+
+def test_trans_txt_problems_are_caught_at_data_preparation(tmp_path):
+    root = make_librispeech(tmp_path / "LibriSpeech", "dev-clean", utts=3)
+    trans = root / "dev-clean" / "19" / "198" / "19-198.trans.txt"
+    lines = trans.read_text().splitlines()
+    lines[1] = "19-198-0001 -- ... ?!"  # only symbols: no words after normalisation (G2P would fail later)
+    trans.write_text("\n".join(lines) + "\n")
+    with pytest.raises(CorpusError) as err:
+        prepare_librispeech_dirs(root, tmp_path / "data", {"dev-clean": "libri_dev"}, tmp_path / "m")
+    assert f"{trans}: line 2: transcript has no words after normalisation: '-- ... ?!'" in str(err.value)
+    trans.write_bytes(trans.read_bytes().replace(b"HELLO WORLD NUMBER 2", b"HELLO W\xd6RLD NUMBER 2"))
+    with pytest.raises(CorpusError, match=rf"^{trans}:3: not UTF-8 text \(byte 0xd6 at column 20\)"):
+        prepare_librispeech_dirs(root, tmp_path / "data", {"dev-clean": "libri_dev"}, tmp_path / "m")

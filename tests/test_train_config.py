@@ -78,9 +78,9 @@ def test_overrides_and_resolution_rules() -> None:
         resolve_config({**base, "method": "hybrid"})
     with pytest.raises(ConfigError, match="only used by method hybrid"):
         resolve_config({"model": {"encoder": {"name": "crnn"}, "reference_encoder": "same"}})
-    with pytest.raises(ConfigError, match=r"unknown train keys \['epoch'\]"):
+    with pytest.raises(ConfigError, match=r"unknown train key 'epoch'\. Did you mean 'epochs'\?"):
         resolve_config({**base, "train": {"epoch": 3}})
-    with pytest.raises(ConfigError, match="unknown top-level keys"):
+    with pytest.raises(ConfigError, match="unknown top-level key 'trian'. Did you mean 'train'"):
         resolve_config({**base, "trian": {}})
     # the dump is YAML that reads back to the same dict
     import yaml
@@ -158,3 +158,25 @@ def test_paper_size_models_build() -> None:
             assert sum(p.numel() for p in model.reference_encoder.parameters()) > 0
             assert not any(p.requires_grad for p in model.reference_encoder.parameters())
     assert all(n > 1_000_000 for n in sizes.values()), sizes
+
+
+@pytest.mark.parametrize("mistake, message", [
+    ("model.embed_dimm: 16", r"unknown model key 'embed_dimm'\. Did you mean 'embed_dim'"),
+    ("model.encoder.chanels: [4, 8]", r"model\.encoder: unknown encoder 'crnn' option 'chanels'\. Did you mean 'channels'"),
+    ("model.encoder.name: crn", r"model\.encoder: unknown encoder 'crn'\. Did you mean 'crnn'"),
+    ("model.pooling: {name: asp, bottleneck: 8}", r"model\.pooling: unknown pooling 'asp' option 'bottleneck'\. "
+                                                  r"Did you mean 'bottleneck_dim'"),
+    ("train.epochs: four", r"train\.epochs must be an integer, got 'four'"),
+    ("train.epochs: 0", r"train\.epochs must be >= 1, got 0"),
+    ("optim.lr: -1", r"optim\.lr must be > 0, got -1"),
+    ("optim.lr: fast", r"optim\.lr must be a number, got 'fast'"),
+    ("data.max_frames: 2.5", r"data\.max_frames must be an integer, got 2\.5"),
+])
+def test_config_mistakes_name_the_file_and_key(tmp_path, mistake, message) -> None:
+    assert resolve_config({"model": {"encoder": {"name": "crnn"}}, "optim": {"clip_grad": None}})  # null: no clipping
+    """Each used to surface as a traceback from deep inside the model or the optimiser (or, for
+    epochs 0, as a finished experiment without a model)."""
+    conf = tmp_path / "x.yaml"
+    conf.write_text("model.encoder: {name: crnn}\n" + mistake + "\n")
+    with pytest.raises(ConfigError, match=f"^{conf}: {message}"):
+        resolve_config(load_config(conf), where=str(conf))

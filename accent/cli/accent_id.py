@@ -8,13 +8,17 @@ resampled, with a note), directories (their *.wav and *.flac, recursively) and K
 files (*.scp; pipes allowed).  Prints, per input, the most likely accent and the posterior of
 every accent: an aligned table, or --json / --tsv for machines.  Inputs that cannot be scored
 (unreadable, silent, too short) get a line on stderr naming them and the problem; the others are
-still scored, and the exit status is 1 if any input was not scored.
+still scored.
 
 --utt2spk FILE (Kaldi's utt2spk format: '<input id> <group>' lines; ids as printed, i.e. the
 utterance ids of a wav.scp or the paths as given) gives one decision per speaker or group
 instead: the argmax of the summed log-posteriors of its scored inputs
 (accent.evaluation.aggregate, the rule of stage 6's per-speaker accuracy); the group's
 posteriors are those sums renormalised, and --json keeps the per-input results too.
+
+Exit status: 0 every input scored; 3 some inputs not scored (named on stderr, the others
+printed); 2 nothing scored: bad options, a missing or damaged model, a missing input; 1 accent-id
+itself crashed (a traceback follows: please report it).
 """
 
 from __future__ import annotations
@@ -26,6 +30,36 @@ import sys
 from typing import Dict, List, Sequence
 
 PROGRESS_MIN_FILES = 10  # a progress bar (on a terminal) from this many inputs
+EXIT_OK, EXIT_CRASH, EXIT_ERROR, EXIT_NOT_SCORED = 0, 1, 2, 3  # 1 is Python's own for an uncaught exception
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} must be at least 1")
+    return value
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text} must be > 0")
+    return value
+
+
+def device_name(text: str) -> str:
+    """``cpu``, ``cuda``, ``cuda:N`` or ``auto`` (as torch spells devices)."""
+    import re
+
+    if not re.fullmatch(r"cpu|auto|cuda(:\d+)?", text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a device: use cpu, cuda, cuda:N or auto")
+    return text
 
 
 def parse_args(argv: Sequence[str] = None) -> argparse.Namespace:
@@ -41,11 +75,11 @@ def parse_args(argv: Sequence[str] = None) -> argparse.Namespace:
     out.add_argument("--json", action="store_true", help="one JSON document on stdout")
     out.add_argument("--tsv", action="store_true", help="tab-separated values with a header line")
     p.add_argument("--embedding", action="store_true", help="include the embeddings in --json")
-    p.add_argument("--batch-size", type=int, default=8, help="chunks scored together")
-    p.add_argument("--chunk-seconds", type=float, default=20.0,
+    p.add_argument("--batch-size", type=positive_int, default=8, help="chunks scored together")
+    p.add_argument("--chunk-seconds", type=positive_float, default=20.0,
                    help="longer audio is scored in chunks of at most this length and pooled")
-    p.add_argument("--device", default="cpu", help="cpu, cuda or auto")
-    p.add_argument("--threads", type=int, default=None, help="CPU threads (default: the library's)")
+    p.add_argument("--device", type=device_name, default="cpu", help="cpu, cuda, cuda:N or auto")
+    p.add_argument("--threads", type=positive_int, default=None, help="CPU threads (default: the library's)")
     p.add_argument("--quiet", action="store_true", help="no notes on stderr")
     p.add_argument("--utt2spk", default=None, metavar="FILE",
                    help="'<input id> <group>' lines: one decision per group (speaker) from its inputs")
@@ -71,7 +105,7 @@ def main(argv: Sequence[str] = None) -> int:
                                                       checkpoint=args.checkpoint, chunk_seconds=args.chunk_seconds)
     except (AudioError, DataDirError, FileNotFoundError, ValueError) as e:
         print(f"accent-id: error: {e}", file=sys.stderr)
-        return 2
+        return EXIT_ERROR
     labels = recognizer.labels
     groups = None
     if args.utt2spk:
@@ -109,7 +143,7 @@ def main(argv: Sequence[str] = None) -> int:
         print(table(rows))
     if failed:
         print(f"accent-id: {failed} of {len(results)} inputs not scored", file=sys.stderr)
-    return 1 if failed else 0
+    return EXIT_NOT_SCORED if failed else EXIT_OK
 
 
 def read_groups(path: str, ids: List[str]) -> Dict[str, str]:

@@ -25,7 +25,9 @@ from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
 from accent.data.audio import AudioInfo
-from accent.data.kaldi_dir import DataDirError, read_mapping, replacing_data_dir, validate_data_dir, write_data_dir
+from accent.data.kaldi_dir import (
+    DataDirError, read_mapping, replacing_data_dir, text_lines, validate_data_dir, write_data_dir,
+)
 from accent.data.problems import (CorpusError, Problem, check_audio, raise_unless_skipping, wav_scp_entries,
                                   write_bad_utts, write_converted_audio)
 from accent.text.normalize import UNK_WORD, is_transcribed, normalize_transcript
@@ -125,17 +127,16 @@ def read_dev_speakers(path: Path) -> Set[Tuple[str, str]]:
     """Read a speaker list: one speaker per line, as ``<ACC> <SPK>`` (the dev list's format) or as
     the toolkit's speaker key ``<ACC>-<SPK>`` (``#`` starts a comment)."""
     pairs: Set[Tuple[str, str]] = set()
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            fields = line.split("#", 1)[0].split()
-            if not fields:
-                continue
-            if len(fields) == 1 and "-" in fields[0]:
-                fields = fields[0].split("-", 1)
-            if len(fields) != 2:
-                raise CorpusError(f"{path}:{lineno}: expected '<ACCENT> <SPEAKER>' or '<ACCENT>-<SPEAKER>', "
-                                  f"got {line.strip()!r}")
-            pairs.add((fields[0], fields[1]))
+    for lineno, line in enumerate(text_lines(path, CorpusError), 1):
+        fields = line.split("#", 1)[0].split()
+        if not fields:
+            continue
+        if len(fields) == 1 and "-" in fields[0]:
+            fields = fields[0].split("-", 1)
+        if len(fields) != 2:
+            raise CorpusError(f"{path}:{lineno}: expected '<ACCENT> <SPEAKER>' or '<ACCENT>-<SPEAKER>', "
+                              f"got {line.strip()!r}")
+        pairs.add((fields[0], fields[1]))
     return pairs
 
 

@@ -7,7 +7,9 @@ every sample, which catches what a header cannot show (a truncated FLAC).
 
 from __future__ import annotations
 
+import errno
 import io
+import os
 import re
 import shlex
 import subprocess
@@ -23,8 +25,38 @@ import soundfile as sf
 _DATA_SIZE = re.compile(r"^data\s*:\s*(\d+)\s*\(should be (\d+)\)", re.MULTILINE)
 
 
+# Shorter audio has not one feature frame (Kaldi's 25 ms window): caught at data preparation
+# rather than by the feature jobs of stage 2.
+MIN_AUDIO_SECONDS = 0.025
+
+
 class AudioError(ValueError):
     """An audio file cannot be used; the message names the file and the reason."""
+
+
+def not_a_file_reason(path: Path) -> str:
+    """Why ``path`` is not a regular file: missing, a directory, a dangling link, a link loop, ..."""
+    try:
+        os.stat(path)
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            return "symbolic link loop"
+        if e.errno == errno.EACCES:
+            return "permission denied"
+        if os.path.islink(path):
+            return f"symbolic link to a missing file ({os.readlink(path)})"
+        return "missing audio file"
+    if path.is_dir():
+        return "a directory, not an audio file"
+    return "not a regular file"
+
+
+def truncation(extra_info: str) -> Optional[str]:
+    """The truncation a WAV header log reveals (libsndfile reads what there is), else None."""
+    m = _DATA_SIZE.search(extra_info or "")
+    if m and int(m.group(2)) < int(m.group(1)):
+        return f"truncated audio (header promises {m.group(1)} data bytes, file holds {m.group(2)})"
+    return None
 
 
 @dataclass(frozen=True)
@@ -43,20 +75,21 @@ def probe_audio(path: Path) -> AudioInfo:
     """Header information of an audio file; raises :class:`AudioError` naming the file."""
     path = Path(path)
     if not path.is_file():
-        raise AudioError(f"{path}: missing audio file")
+        raise AudioError(f"{path}: {not_a_file_reason(path)}")
     if path.stat().st_size == 0:
         raise AudioError(f"{path}: empty audio file")
     try:
         info = sf.info(str(path))
     except (sf.LibsndfileError, RuntimeError) as e:
         raise AudioError(f"{path}: unreadable audio ({e})") from None
-    m = _DATA_SIZE.search(info.extra_info or "")
-    if m and int(m.group(2)) < int(m.group(1)):
-        raise AudioError(
-            f"{path}: truncated audio (header promises {m.group(1)} data bytes, file holds {m.group(2)})"
-        )
+    truncated = truncation(info.extra_info)
+    if truncated:
+        raise AudioError(f"{path}: {truncated}")
     if info.frames <= 0:
         raise AudioError(f"{path}: audio has no samples")
+    if info.frames < MIN_AUDIO_SECONDS * info.samplerate:
+        raise AudioError(f"{path}: too short ({info.frames} samples, {1000 * info.frames / info.samplerate:.1f} ms; "
+                         f"not one {1000 * MIN_AUDIO_SECONDS:g} ms feature frame)")
     return AudioInfo(str(path), int(info.samplerate), int(info.channels), int(info.frames))
 
 
@@ -88,7 +121,7 @@ def decode_wav_scp_entry(entry: str) -> Tuple[np.ndarray, int]:
             samples, rate = sf.read(io.BytesIO(proc.stdout), dtype="float32", always_2d=True)
         else:
             if not Path(entry).is_file():
-                raise AudioError(f"{entry}: no such file")
+                raise AudioError(f"{entry}: {not_a_file_reason(Path(entry))}")
             with sf.SoundFile(entry) as f:
                 expected = f.frames
                 samples = f.read(dtype="float32", always_2d=True)

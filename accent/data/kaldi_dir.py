@@ -36,33 +36,51 @@ class DataDirError(ValueError):
     """A data directory or one of its files is malformed; the message names the file."""
 
 
+def text_lines(path: os.PathLike, error: type = None) -> List[str]:
+    """The lines of a UTF-8 text file (a leading BOM dropped, no line ends).  A line that is not
+    UTF-8 raises ``error`` (default :class:`DataDirError`) naming the file, the line and the byte."""
+    path = Path(path)
+    lines = path.read_bytes().split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    out = []
+    for lineno, raw in enumerate(lines, 1):
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise (error or DataDirError)(
+                f"{path}:{lineno}: not UTF-8 text (byte 0x{raw[e.start]:02x} at column {e.start + 1}); "
+                "convert the file to UTF-8 (e.g. iconv -f latin1 -t utf-8)") from None
+        out.append(line.rstrip("\r"))
+    if out and out[0].startswith("\ufeff"):
+        out[0] = out[0][1:]
+    return out
+
+
 def read_mapping(path: os.PathLike, allow_empty_value: bool = False) -> Dict[str, str]:
     """Read ``key value...`` lines into an ordered dict (value = rest of the line)."""
     path = Path(path)
     out: Dict[str, str] = {}
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            line = line.rstrip("\n")
-            if not line.strip():
-                raise DataDirError(f"{path}:{lineno}: empty line")
-            key, _, value = line.partition(" ")
-            value = value.strip()
-            if not value and not allow_empty_value:
-                raise DataDirError(f"{path}:{lineno}: key {key!r} has no value")
-            if key in out:
-                raise DataDirError(f"{path}:{lineno}: duplicate key {key!r}")
-            out[key] = value
+    for lineno, line in enumerate(text_lines(path), 1):
+        if not line.strip():
+            raise DataDirError(f"{path}:{lineno}: empty line")
+        key, _, value = line.partition(" ")
+        value = value.strip()
+        if not value and not allow_empty_value:
+            raise DataDirError(f"{path}:{lineno}: key {key!r} has no value")
+        if key in out:
+            raise DataDirError(f"{path}:{lineno}: duplicate key {key!r}")
+        out[key] = value
     return out
 
 
 def read_list(path: os.PathLike) -> List[str]:
     """Read one item per line, ignoring blank lines and ``#`` comments."""
     items = []
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            line = line.split("#", 1)[0].strip()
-            if line:
-                items.append(line)
+    for line in text_lines(path):
+        line = line.split("#", 1)[0].strip()
+        if line:
+            items.append(line)
     return items
 
 

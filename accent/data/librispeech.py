@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Dict, List, Mapping, Tuple
 
 from accent.data.audio import AudioInfo
-from accent.data.kaldi_dir import replacing_data_dir, validate_data_dir, write_data_dir
+from accent.data.kaldi_dir import replacing_data_dir, text_lines, validate_data_dir, write_data_dir
 from accent.data.problems import (CorpusError, Problem, check_audio, raise_unless_skipping, wav_scp_entries,
                                   write_bad_utts, write_converted_audio)
 from accent.text.normalize import normalize_transcript
@@ -33,12 +33,15 @@ def list_part(part_dir: Path) -> Tuple[Dict[str, Path], List[Problem]]:
     if not trans_files:
         raise CorpusError(f"{part_dir}: no *.trans.txt files (is this a LibriSpeech part?)")
     for trans in trans_files:
-        for lineno, line in enumerate(trans.read_text(encoding="utf-8").splitlines(), 1):
+        for lineno, line in enumerate(text_lines(trans, CorpusError), 1):
             utt, _, text = line.strip().partition(" ")
             if not utt:
                 continue
             if not text.strip():
                 problems.append(Problem(utt, trans, f"line {lineno}: empty transcript"))
+            elif not normalize_transcript(text):  # as the AESRC transcripts: caught here, not at G2P
+                problems.append(Problem(utt, trans, f"line {lineno}: transcript has no words after normalisation: "
+                                                    f"{text.strip()!r}"))
             elif utt in utts:
                 problems.append(Problem(utt, trans, f"line {lineno}: duplicate utterance ID {utt}"))
             utts[utt] = trans.parent / f"{utt}.flac"
@@ -53,7 +56,7 @@ def make_view(corpus_dir: Path, view_dir: Path, parts: List[str], bad: set) -> N
         for trans in sorted((corpus_dir / part).rglob("*.trans.txt")):
             dst = view_dir / trans.relative_to(corpus_dir)
             dst.parent.mkdir(parents=True, exist_ok=True)
-            kept = [line for line in trans.read_text(encoding="utf-8").splitlines() if line.split(" ", 1)[0] not in bad]
+            kept = [line for line in text_lines(trans, CorpusError) if line.split(" ", 1)[0] not in bad]
             dst.write_text("".join(f"{line}\n" for line in kept), encoding="utf-8")
             for line in kept:
                 utt = line.split(" ", 1)[0]

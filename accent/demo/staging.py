@@ -79,12 +79,18 @@ def build_once(root: Path, settings: dict[str, Any], fill: Callable[[Path], str]
 
     ``fill`` writes the corpus into the temp dir it is given and returns a summary for the log.
     """
+    from accent.demo.manifest import manifest_path, write_manifest
+
     if is_complete(root, settings):
+        if not manifest_path(root).is_file():  # made before manifests were written
+            logger.info("%s: manifest written", write_manifest(root, settings))
         logger.info("%s is complete; nothing to do", root)
         return root
     start = time.monotonic()
     tmp = temp_dir_for(root)
     summary = fill(tmp)
     commit(tmp, root, settings)
-    logger.info("%s ready: %s in %.1f s", root, summary, time.monotonic() - start)
+    manifest = write_manifest(root, settings)
+    logger.info("%s ready: %s in %.1f s; file hashes and tool versions in %s", root, summary,
+                time.monotonic() - start, manifest)
     return root

@@ -4,8 +4,11 @@ Both files take ``feats`` (B, T, D) raw FBank float32 and ``lengths`` (B,) int64
 and T, and return ``posteriors`` (B, C) and ``embedding`` (B, E).  The metadata (labels, FBank
 options, shortest input, ...; :func:`accent.export.graph.metadata`) is JSON stored as the ONNX
 ``metadata_props`` entry ``accent`` and as the TorchScript extra file ``accent.json``, so one file
-is all a user needs.  Files are written to a temporary name and renamed, so a killed export leaves
-no half-written model.
+is all a user needs.  :func:`export_model` writes a file under a temporary name, runs it with its
+runtime against the PyTorch graph, and only then renames it into place: a killed or failed export
+leaves no model file, so the recipe never takes an unchecked one for finished.  The ONNX file
+carries a SHA-256 of its graph and metadata (:mod:`accent.utils.integrity`), checked at load;
+TorchScript archives are checked by their zip CRC-32s.
 
 ONNX uses ``torch.onnx.export(dynamo=True)`` (torch.export + onnxscript), the exporter PyTorch
 maintains; the TorchScript-based one (``dynamo=False``) is deprecated and bakes the batch size
@@ -27,6 +30,8 @@ from typing import Any, Dict, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
+
+from accent.utils.integrity import ONNX_DIGEST_KEY, check_onnx, check_zip_archive, onnx_digest
 
 from .graph import METADATA_KEY, InferenceGraph
 from .onnx_ops import TRANSLATIONS
@@ -50,36 +55,30 @@ def example_inputs(meta: Mapping[str, Any], device: Union[str, torch.device] = "
     return feats.to(device), lengths.to(device)
 
 
-def _replace(tmp: Path, path: Path) -> None:
-    with open(tmp, "rb+") as f:
+def _fsync(path: Path) -> None:
+    with open(path, "rb+") as f:
         os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
-def export_torchscript(graph: InferenceGraph, meta: Mapping[str, Any], path: Union[str, Path]) -> Path:
-    """Trace the graph on its device and save it with the metadata; returns the path."""
-    path = Path(path)
+def write_torchscript(graph: InferenceGraph, meta: Mapping[str, Any], path: Union[str, Path]) -> None:
+    """Trace the graph on its device and save it to ``path`` with the metadata (no check)."""
     device = graph.mean.device
     meta = {**meta, "torchscript_device": device.type}  # traced device constants (torch.arange's device)
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore", torch.jit.TracerWarning)  # shape-only branches, see module doc
         warnings.simplefilter("ignore", DeprecationWarning)  # torch 2.10+ deprecates TorchScript; still asked for
         traced = torch.jit.trace(graph, example_inputs(meta, device), check_trace=False)
-        tmp = path.with_name(path.name + ".tmp")
-        torch.jit.save(traced, str(tmp), _extra_files={EXTRA_FILE: json.dumps(meta)})
-    _replace(tmp, path)
-    return path
+        torch.jit.save(traced, str(path), _extra_files={EXTRA_FILE: json.dumps(meta)})
 
 
-def export_onnx(graph: InferenceGraph, meta: Mapping[str, Any], path: Union[str, Path]) -> Path:
-    """Export the graph (CPU copy) to a single self-contained ONNX file with the metadata."""
+def write_onnx(graph: InferenceGraph, meta: Mapping[str, Any], path: Union[str, Path]) -> None:
+    """Export the graph (CPU copy) to one self-contained ONNX file at ``path``, with the metadata
+    and the checksum of both (no check)."""
     import onnx
 
-    path = Path(path)
     graph = graph.to("cpu")
     batch = torch.export.Dim("batch", min=1, max=1024)
     time = torch.export.Dim("time", min=int(meta["min_frames"]), max=1_000_000)
-    tmp = path.with_name(path.name + ".tmp")
     for name in ("onnx_ir", "onnxscript", "torch.onnx", "torch.export"):  # INFO chatter of every pass
         logging.getLogger(name).setLevel(logging.WARNING)
     chatter = io.StringIO()  # the exporter prints its steps; shown only if it fails
@@ -91,11 +90,56 @@ def export_onnx(graph: InferenceGraph, meta: Mapping[str, Any], path: Union[str,
             custom_translation_table=TRANSLATIONS,
         )
     proto = program.model_proto
-    entry = proto.metadata_props.add()
-    entry.key, entry.value = METADATA_KEY, json.dumps(dict(meta))
-    onnx.save_model(proto, str(tmp))
-    _replace(tmp, path)
-    return path
+    text = json.dumps(dict(meta))
+    for key, value in ((METADATA_KEY, text), (ONNX_DIGEST_KEY, onnx_digest(proto, text))):
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = key, value
+    onnx.save_model(proto, str(path))
+
+
+WRITERS = {"torchscript": write_torchscript, "onnx": write_onnx}
+
+
+class ExportMismatch(ValueError):
+    """An exported model computes another function than the PyTorch graph."""
+
+
+def export_model(graph: InferenceGraph, meta: Mapping[str, Any], fmt: str, path: Union[str, Path],
+                 tolerance: float = 1e-4) -> float:
+    """Write ``fmt`` to a temporary name, check it against the graph with its own runtime, then
+    rename it to ``path``; returns the largest difference.  A file differing by more than
+    ``tolerance`` is removed and :class:`ExportMismatch` raised."""
+    from accent.inference.backends import OnnxBackend, TorchScriptBackend
+
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        WRITERS[fmt](graph, meta, tmp)
+        _fsync(tmp)
+        backend = OnnxBackend(tmp) if fmt == "onnx" else TorchScriptBackend(tmp, graph.mean.device.type)
+        diff = max_difference(graph, backend, meta)
+        if not diff <= tolerance:
+            raise ExportMismatch(f"{path}: the exported model differs from PyTorch by {diff:.2e} > {tolerance:g}; "
+                                 "not written")
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    os.replace(tmp, path)
+    return diff
+
+
+def export_torchscript(graph: InferenceGraph, meta: Mapping[str, Any], path: Union[str, Path],
+                       tolerance: float = 1e-4) -> Path:
+    """:func:`export_model` to TorchScript; returns the path."""
+    export_model(graph, meta, "torchscript", path, tolerance)
+    return Path(path)
+
+
+def export_onnx(graph: InferenceGraph, meta: Mapping[str, Any], path: Union[str, Path],
+                tolerance: float = 1e-4) -> Path:
+    """:func:`export_model` to ONNX; returns the path."""
+    export_model(graph, meta, "onnx", path, tolerance)
+    return Path(path)
 
 
 def parse_metadata(path: Union[str, Path], text: Optional[str]) -> Dict[str, Any]:
@@ -109,10 +153,8 @@ def read_metadata(path: Union[str, Path]) -> Dict[str, Any]:
     """The metadata of an exported file (either format)."""
     path = Path(path)
     if is_onnx(path):
-        import onnx
-
-        props = {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
-        return parse_metadata(path, props.get(METADATA_KEY))
+        return parse_metadata(path, check_onnx(path, METADATA_KEY).get(METADATA_KEY))
+    check_zip_archive(path, "TorchScript model")
     extra = {EXTRA_FILE: ""}
     torch.jit.load(str(path), map_location="cpu", _extra_files=extra)
     return parse_metadata(path, extra[EXTRA_FILE])

@@ -4,7 +4,14 @@ Any file libsndfile reads (wav, flac, ogg, ...), or a Kaldi ``wav.scp`` entry (a
 ending in ``|``), is decoded, down-mixed to mono (the mean of the channels) and resampled with a
 polyphase filter to the model's FBank sample rate.  Each conversion is reported as a note
 ("stereo -> mono", "44100 Hz -> 16000 Hz") so that the user knows the input was not what the
-model expects.  Problems raise :class:`AudioError` naming the input.
+model expects, and so is a WAV file shorter than its header says.  Problems raise
+:class:`AudioError` naming the input.
+
+Long files are not decoded whole: :func:`stream_fbank` reads them in blocks, resamples each block
+with enough context on both sides (``resample_poly``'s filter reach, at block starts aligned to
+its decimation phase) and computes FBank frames per block, carrying the samples of the frames not
+yet complete over to the next block.  The frames equal those of the whole file (Kaldi frames with
+``snip_edges`` are functions of their own 25 ms of samples), with memory bounded by the block size.
 """
 
 from __future__ import annotations
@@ -12,13 +19,15 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, Iterable, List, Tuple
+from typing import Dict, Iterable, Iterator, List, Optional, Tuple
 
 import numpy as np
+import soundfile as sf
 from scipy.signal import resample_poly
 
-from accent.data.audio import AudioError, decode_wav_scp_entry
+from accent.data.audio import AudioError, decode_wav_scp_entry, truncation
 from accent.data.kaldi_dir import read_mapping
+from accent.features.fbank import FbankConfig, compute_fbank
 
 AUDIO_SUFFIXES = (".wav", ".flac")
 
@@ -36,20 +45,43 @@ class Audio:
         return len(self.samples) / self.sample_rate
 
 
+def conversion_notes(channels: int, rate: int, target_rate: int) -> List[str]:
+    notes = []
+    if channels > 1:
+        notes.append(f"{'stereo' if channels == 2 else f'{channels} channels'} -> mono")
+    if rate != target_rate:
+        notes.append(f"{rate} Hz -> {target_rate} Hz")
+    return notes
+
+
+def _ratio(rate: int, target_rate: int) -> Tuple[int, int]:
+    g = math.gcd(int(rate), int(target_rate))
+    return int(target_rate) // g, int(rate) // g
+
+
+def _mono(samples: np.ndarray) -> np.ndarray:
+    samples = np.asarray(samples, dtype=np.float32)
+    return samples.mean(axis=1) if samples.ndim == 2 else samples
+
+
 def to_model_rate(samples: np.ndarray, rate: int, target_rate: int) -> Tuple[np.ndarray, List[str]]:
     """Down-mix (frames, channels) or (frames,) samples to mono and resample to ``target_rate``."""
-    notes = []
-    samples = np.asarray(samples, dtype=np.float32)
-    if samples.ndim == 2:
-        channels = samples.shape[1]
-        if channels > 1:
-            notes.append(f"{'stereo' if channels == 2 else f'{channels} channels'} -> mono")
-        samples = samples.mean(axis=1)
+    channels = samples.shape[1] if np.ndim(samples) == 2 else 1
+    samples = _mono(samples)
     if rate != target_rate:
-        g = math.gcd(int(rate), int(target_rate))
-        samples = resample_poly(samples, target_rate // g, rate // g).astype(np.float32)
-        notes.append(f"{rate} Hz -> {target_rate} Hz")
-    return samples, notes
+        samples = resample_poly(samples, *_ratio(rate, target_rate)).astype(np.float32)
+    return samples, conversion_notes(channels, rate, target_rate)
+
+
+def truncation_note(entry: str) -> Optional[str]:
+    """For a WAV file shorter than its header says (libsndfile decodes what there is)."""
+    if entry.endswith("|"):
+        return None
+    try:
+        cut = truncation(sf.info(entry).extra_info)
+    except (sf.LibsndfileError, RuntimeError):
+        return None
+    return f"{cut}: scored what there is" if cut else None
 
 
 def load_audio(entry: str, target_rate: int) -> Audio:
@@ -57,7 +89,119 @@ def load_audio(entry: str, target_rate: int) -> Audio:
     entry = str(entry).strip()
     samples, rate = decode_wav_scp_entry(entry)
     mono, notes = to_model_rate(samples, rate, target_rate)
-    return Audio(mono, target_rate, notes)
+    cut = truncation_note(entry)
+    return Audio(mono, target_rate, ([cut] if cut else []) + notes)
+
+
+# -- long files, block by block ----------------------------------------------------------------------
+
+
+@dataclass
+class StreamInfo:
+    """What the header of a file to stream says, at the model's rate."""
+
+    path: str
+    rate: int
+    channels: int
+    frames: int             # samples per channel in the file
+    samples: int            # after resampling to the model's rate
+    notes: List[str]
+
+    @property
+    def duration(self) -> float:
+        return self.frames / self.rate
+
+
+def stream_info(entry: str, target_rate: int) -> Optional[StreamInfo]:
+    """Header facts of a plain audio file (None for a pipe or a file libsndfile cannot open)."""
+    entry = str(entry).strip()
+    if entry.endswith("|") or not Path(entry).is_file():
+        return None
+    try:
+        info = sf.info(entry)
+    except (sf.LibsndfileError, RuntimeError):
+        return None
+    up, down = _ratio(info.samplerate, target_rate)
+    cut = truncation_note(entry)
+    notes = ([cut] if cut else []) + conversion_notes(info.channels, info.samplerate, target_rate)
+    return StreamInfo(entry, int(info.samplerate), int(info.channels), int(info.frames),
+                      -(-int(info.frames) * up // down), notes)
+
+
+def num_frames(samples: int, config: FbankConfig) -> int:
+    """Kaldi's frame count of ``samples`` samples (``snip_edges``: whole frames only)."""
+    win = int(config.sample_rate * config.frame_length_ms / 1000)
+    shift = int(config.sample_rate * config.frame_shift_ms / 1000)
+    return 0 if samples < win else 1 + (samples - win) // shift
+
+
+def _blocks(info: StreamInfo, block: int) -> Iterator[np.ndarray]:
+    """Mono float32 blocks of the file; :class:`AudioError` if it holds fewer samples than its header."""
+    done = 0
+    try:
+        with sf.SoundFile(info.path) as f:
+            while True:
+                x = f.read(block, dtype="float32", always_2d=True)
+                if not len(x):
+                    break
+                done += len(x)
+                yield _mono(x)
+    except (sf.LibsndfileError, RuntimeError) as e:
+        raise AudioError(f"{info.path}: cannot decode audio ({e})") from None
+    if done < info.frames:
+        raise AudioError(f"{info.path}: truncated audio (decoded {done} of {info.frames} samples)")
+
+
+def _resampled(blocks: Iterator[np.ndarray], info: StreamInfo, target_rate: int) -> Iterator[np.ndarray]:
+    """``resample_poly`` of the whole signal, block by block: each output stretch is computed from
+    its input with ``margin`` samples of context either side (the filter's half length), starting
+    at input positions that are multiples of ``down``, so it equals the whole-signal output."""
+    if info.rate == target_rate:
+        yield from blocks
+        return
+    up, down = _ratio(info.rate, target_rate)
+    half = 10 * max(up, down)  # resample_poly's filter half length, in upsampled samples
+    margin = -(-(half // up + 2) // down) * down
+    buf = np.zeros(0, np.float32)
+    start = 0  # the input index of buf[0]
+    done = 0   # input samples whose output has been yielded (a multiple of down)
+    for x in blocks:
+        buf = np.concatenate([buf, x])
+        end = (start + len(buf) - margin) // down * down  # outputs up to here have their right context
+        if end <= done:
+            continue
+        lo = max(0, done - margin)
+        y = resample_poly(buf[lo - start:end + margin - start], up, down)
+        off = (done - lo) * up // down
+        yield y[off:off + (end - done) * up // down].astype(np.float32)
+        done = end
+        keep = max(0, done - margin)
+        buf, start = buf[keep - start:], keep
+    lo = max(0, done - margin)
+    y = resample_poly(buf[lo - start:], up, down)
+    off = (done - lo) * up // down
+    yield y[off:off + info.samples - done * up // down].astype(np.float32)
+
+
+def stream_fbank(info: StreamInfo, config: FbankConfig, block_seconds: float = 30.0,
+                 stats: Optional[Dict[str, float]] = None) -> Iterator[np.ndarray]:
+    """FBank frames of a file, block by block: together :func:`compute_fbank` of the whole file.
+    ``stats`` (if given) receives ``sumsq`` and ``samples`` of the model-rate signal."""
+    if not config.snip_edges:  # edge frames reflect the file's ends: not computable block-wise
+        raise ValueError("block-wise FBank needs snip_edges: true")
+    win = int(config.sample_rate * config.frame_length_ms / 1000)
+    shift = int(config.sample_rate * config.frame_shift_ms / 1000)
+    buf = np.zeros(0, np.float32)
+    block = max(win, int(block_seconds * info.rate))
+    for x in _resampled(_blocks(info, block), info, config.sample_rate):
+        if stats is not None:
+            stats["sumsq"] = stats.get("sumsq", 0.0) + float(np.sum(np.square(x, dtype=np.float64)))
+            stats["samples"] = stats.get("samples", 0) + len(x)
+        buf = np.concatenate([buf, x])
+        n = num_frames(len(buf), config)
+        if n:
+            yield compute_fbank(buf[:(n - 1) * shift + win], config.sample_rate, config)
+            buf = buf[n * shift:]
 
 
 def expand_inputs(inputs: Iterable[str]) -> Dict[str, str]:

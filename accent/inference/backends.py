@@ -22,6 +22,7 @@ import torch
 from accent.export.exporter import EXTRA_FILE, is_onnx, is_torchscript, parse_metadata
 from accent.export.graph import METADATA_KEY, graph_from_checkpoint
 from accent.training.checkpoint import experiment_checkpoint  # noqa: F401 (the one rule, re-exported)
+from accent.utils.integrity import check_onnx, check_zip_archive
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,7 @@ class TorchScriptBackend:
     def __init__(self, path: Union[str, Path], device: str = "cpu"):
         extra = {EXTRA_FILE: ""}
         device = resolve_device(device)
+        check_zip_archive(path, "TorchScript model")
         self.module = torch.jit.load(str(path), map_location="cpu", _extra_files=extra)
         self.meta = parse_metadata(path, extra[EXTRA_FILE])
         traced_on = self.meta.get("torchscript_device", "cpu")
@@ -92,6 +94,7 @@ class OnnxBackend:
                 providers.insert(0, "CUDAExecutionProvider")
             else:
                 log.warning("onnxruntime has no CUDA provider here (install onnxruntime-gpu): running on CPU")
+        check_onnx(path, METADATA_KEY)
         self.session = ort.InferenceSession(str(path), opts, providers=providers)
         # the metadata_props ONNX Runtime has already read: no second load of the file
         self.meta = parse_metadata(path, self.session.get_modelmeta().custom_metadata_map.get(METADATA_KEY))

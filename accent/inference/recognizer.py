@@ -14,6 +14,11 @@ backends (:mod:`accent.inference.backends`).
   (and so is its embedding).  Weighting by duration counts every second of audio alike; averaging
   probabilities rather than multiplying them keeps the result calibrated like a single chunk's,
   since chunks of one speaker are not independent evidence.
+* Files longer than ``stream_seconds`` (default 60 s; plain files, not ``wav.scp`` pipes) are never
+  held whole: they are decoded, resampled and featurised block by block
+  (:func:`accent.inference.audio.stream_fbank`, the same frames as the whole file), cut into the
+  same chunks as above (their count is known from the header) and scored ``batch_size`` chunks at
+  a time, only the chunks' posteriors being kept: memory does not grow with the file's length.
 * Input that cannot be scored yields a :class:`Prediction` with ``status`` and ``message`` instead
   of an exception: ``silent`` (RMS below ``silence_db``, default -60 dBFS), ``too_short`` (fewer
   FBank frames than the model's ``min_frames``: the encoder's own need and at least 0.25 s), and
@@ -34,7 +39,7 @@ import numpy as np
 from accent.data.audio import AudioError
 from accent.features.fbank import FbankConfig, compute_fbank
 
-from .audio import Audio, load_audio, to_model_rate
+from .audio import Audio, StreamInfo, load_audio, num_frames, stream_fbank, stream_info, to_model_rate
 from .backends import open_model
 
 log = logging.getLogger(__name__)
@@ -78,8 +83,10 @@ class _Item:
 
 
 class AccentRecognizer:
-    def __init__(self, backend, chunk_seconds: float = 20.0, silence_db: float = -60.0):
+    def __init__(self, backend, chunk_seconds: float = 20.0, silence_db: float = -60.0,
+                 stream_seconds: float = 60.0, block_seconds: float = 30.0):
         self.backend = backend
+        self.stream_seconds, self.block_seconds = float(stream_seconds), float(block_seconds)
         self.meta = backend.meta
         self.labels: List[str] = list(self.meta["labels"])
         self.frontend = FbankConfig.from_dict(self.meta["frontend"])
@@ -122,12 +129,7 @@ class AccentRecognizer:
             pred.status, pred.message = "error", str(e)
             return item
         pred.duration, pred.notes = audio.duration, list(audio.notes)
-        rms = float(np.sqrt(np.mean(np.square(audio.samples, dtype=np.float64)))) if len(audio.samples) else 0.0
-        level = 20.0 * math.log10(rms) if rms > 0 else -math.inf
-        if level < self.silence_db:
-            pred.status = "silent"
-            pred.message = (f"{key}: silent (RMS {level:.1f} dBFS, below {self.silence_db:g} dBFS): "
-                            "no accent to recognise")
+        if self._silent(pred, float(np.sum(np.square(audio.samples, dtype=np.float64))), len(audio.samples)):
             return item
         try:
             feats = compute_fbank(audio.samples, audio.sample_rate, self.frontend)
@@ -142,6 +144,56 @@ class AccentRecognizer:
         item.chunks = list(np.array_split(feats, pieces)) if pieces > 1 else [feats]
         pred.chunks = len(item.chunks)
         return item
+
+    def _silent(self, pred: Prediction, sumsq: float, samples: int) -> bool:
+        rms = math.sqrt(sumsq / samples) if samples else 0.0
+        level = 20.0 * math.log10(rms) if rms > 0 else -math.inf
+        if level < self.silence_db:
+            pred.status = "silent"
+            pred.message = (f"{pred.id}: silent (RMS {level:.1f} dBFS, below {self.silence_db:g} dBFS): "
+                            "no accent to recognise")
+        return pred.status == "silent"
+
+    def _to_stream(self, source: Input) -> Optional[StreamInfo]:
+        """The header of ``source`` if it is a plain file long enough to be streamed."""
+        if isinstance(source, np.ndarray) or not self.frontend.snip_edges:
+            return None
+        info = stream_info(str(source), self.sample_rate)
+        return info if info is not None and info.duration > self.stream_seconds else None
+
+    def _stream(self, key: str, info: StreamInfo, batch_size: int) -> Prediction:
+        """Score a long file block by block (see the module docstring): the chunks of
+        :meth:`_prepare`, made and scored ``batch_size`` at a time."""
+        pred = Prediction(id=key, duration=info.samples / self.sample_rate, notes=list(info.notes))
+        item = _Item(pred)
+        total = num_frames(info.samples, self.frontend)
+        pieces = max(1, math.ceil(total / self.chunk_frames))
+        q, r = divmod(total, pieces)  # np.array_split's sizes
+        sizes = [q + 1] * r + [q] * (pieces - r)
+        stats: Dict[str, float] = {}
+        pending = np.zeros((0, self.frontend.num_mel_bins), np.float32)
+        done = 0
+        try:
+            for frames in stream_fbank(info, self.frontend, self.block_seconds, stats):
+                pending = np.concatenate([pending, frames])
+                while done < len(sizes) and len(pending) >= sizes[done]:
+                    item.chunks.append(pending[:sizes[done]])
+                    pending = pending[sizes[done]:]
+                    done += 1
+                    if len(item.chunks) == batch_size:
+                        self._score([item], batch_size)
+                        item.chunks = []
+        except AudioError as e:
+            pred.status, pred.message = "error", str(e)
+            return pred
+        if done != len(sizes) or len(pending):
+            pred.status, pred.message = "error", f"{key}: its header promises {total} feature frames, decoded other"
+            return pred
+        self._score([item], batch_size)
+        pred.chunks = pieces
+        if self._silent(pred, stats.get("sumsq", 0.0), int(stats.get("samples", 0))):
+            return pred
+        return self._finish(item)
 
     # -- scoring ------------------------------------------------------------------------------------
     def _score(self, items: Sequence[_Item], batch_size: int) -> None:
@@ -176,6 +228,12 @@ class AccentRecognizer:
     def predict(self, source: Input, sample_rate: Optional[int] = None) -> Prediction:
         """The accent of a file, a wav.scp entry, or samples (with their ``sample_rate``)."""
         key = "<samples>" if isinstance(source, np.ndarray) else str(source)
+        info = self._to_stream(source)
+        if info is not None:
+            pred = self._stream(key, info, 8)
+            if pred.status == "error":
+                raise AudioError(pred.message)
+            return pred
         item = self._prepare(key, source, sample_rate)
         if item.prediction.status == "error":
             raise AudioError(item.prediction.message)
@@ -194,9 +252,16 @@ class AccentRecognizer:
 
         with tqdm(total=len(pairs), unit="file", disable=not progress, dynamic_ncols=True) as bar:
             for start in range(0, len(pairs), window):
-                items = []
+                items: List[_Item] = []
                 for key, source in pairs[start:start + window]:
-                    items.append(self._prepare(key, source))
+                    info = self._to_stream(source)
+                    if info is not None:  # a long file: the inputs before it first, in order
+                        self._score(items, batch_size)
+                        yield from (self._finish(item) for item in items)
+                        items = []
+                        yield self._stream(key, info, batch_size)
+                    else:
+                        items.append(self._prepare(key, source))
                     bar.update(1)
                 self._score(items, batch_size)
                 for item in items:

@@ -11,7 +11,21 @@ under a short name and built from a plain dict such as ``{"name": "jasper", "dro
 from __future__ import annotations
 
 import difflib
-from typing import Any, Callable, Dict, List, Mapping, Optional, Union
+import inspect
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Union
+
+
+def did_you_mean(word: str, known: Iterable[str]) -> str:
+    """`` Did you mean 'x'?`` for the known words closest to a misspelt one (else empty)."""
+    close = difflib.get_close_matches(str(word).lower(), sorted(known), n=3, cutoff=0.5)
+    return f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+
+
+def unknown_keys_message(what: str, unknown: Iterable[str], known: Iterable[str]) -> str:
+    """``unknown <what> 'x'. Did you mean 'y'? Known: ...``, one clause per unknown key."""
+    known = sorted(known)
+    parts = [f"unknown {what} {k!r}.{did_you_mean(k, known)}" for k in sorted(unknown)]
+    return " ".join(parts) + f" Known: {', '.join(known)}"
 
 
 class Registry:
@@ -50,33 +64,52 @@ class Registry:
         key = self._aliases.get(key, key)
         if key in self._classes:
             return self._classes[key]
-        known = self.names() + sorted(self._aliases)
-        close = difflib.get_close_matches(key, known, n=3, cutoff=0.5)
-        hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+        hint = did_you_mean(key, self.names() + sorted(self._aliases))
         raise KeyError(
             f"unknown {self.kind} {name!r}.{hint} Known {self.kind}s: {', '.join(self.names())}"
             + (f" (aliases: {', '.join(sorted(self._aliases))})" if self._aliases else "")
         )
 
+    def options(self, name: str) -> Optional[List[str]]:
+        """The keyword options a config may give the class ``name`` (None: it takes any)."""
+        params = inspect.signature(self.get(name).__init__).parameters.values()
+        if any(p.kind is p.VAR_KEYWORD for p in params):
+            return None
+        return [p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name != "self"]
+
+    def check_options(self, name: str, kwargs: Iterable[str]) -> None:
+        """KeyError naming the options of ``name`` that its class does not take, with the nearest."""
+        known = self.options(name)
+        unknown = sorted(set(kwargs) - set(known)) if known is not None else []
+        if unknown:
+            raise KeyError(unknown_keys_message(f"{self.kind} {name!r} option", unknown, known))
+
     def build(self, name: str, *args: Any, **kwargs: Any) -> Any:
         """Instantiate the class registered as ``name`` with the given arguments."""
         cls = self.get(name)
+        self.check_options(name, kwargs)
         try:
             return cls(*args, **kwargs)
         except TypeError as e:
             raise TypeError(f"building {self.kind} {name!r} ({cls.__name__}): {e}") from e
 
-    def build_from_config(self, config: Union[str, Mapping[str, Any]], *args: Any, **overrides: Any) -> Any:
-        """Build from ``"name"`` or ``{"name": ..., **kwargs}``; ``overrides`` win over the dict."""
+    def _split(self, config: Union[str, Mapping[str, Any]]):
         if isinstance(config, str):
-            name, kwargs = config, {}
-        elif isinstance(config, Mapping):
+            return config, {}
+        if isinstance(config, Mapping):
             if "name" not in config:
                 raise KeyError(f"{self.kind} config needs a 'name' key (one of {', '.join(self.names())}): {dict(config)}")
-            kwargs = {k: v for k, v in config.items() if k != "name"}
-            name = config["name"]
-        else:
-            raise TypeError(f"{self.kind} config must be a name or a dict, got {type(config).__name__}")
+            return config["name"], {k: v for k, v in config.items() if k != "name"}
+        raise TypeError(f"{self.kind} config must be a name or a dict, got {type(config).__name__}")
+
+    def check_config(self, config: Union[str, Mapping[str, Any]]) -> None:
+        """The checks of :meth:`build_from_config` (name, option names) without building."""
+        name, kwargs = self._split(config)
+        self.check_options(name, kwargs)
+
+    def build_from_config(self, config: Union[str, Mapping[str, Any]], *args: Any, **overrides: Any) -> Any:
+        """Build from ``"name"`` or ``{"name": ..., **kwargs}``; ``overrides`` win over the dict."""
+        name, kwargs = self._split(config)
         kwargs.update(overrides)
         return self.build(name, *args, **kwargs)
 

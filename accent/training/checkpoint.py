@@ -28,6 +28,7 @@ the model of an experiment, used by scoring (stage 6), RESULTS.md, export and ``
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import random
@@ -38,6 +39,8 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
+
+from accent.utils.integrity import DamagedFileError, check_zip_archive
 
 log = logging.getLogger(__name__)
 
@@ -52,18 +55,38 @@ def save_checkpoint(state: Mapping[str, Any], path: PathLike) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        torch.save(dict(state), f)
-        f.flush()
-        os.fsync(f.fileno())
+    try:
+        with open(tmp, "wb") as f:
+            torch.save(dict(state), f)
+            f.flush()
+            os.fsync(f.fileno())
+    except (OSError, RuntimeError) as e:
+        full = _disk_full(e, path.parent)  # before the unlink frees the half-written file's space
+        tmp.unlink(missing_ok=True)  # half a checkpoint must not take the space of the next one
+        if full:
+            raise OSError(errno.ENOSPC, f"no space left on the device of {path.parent} while saving {path.name} "
+                          "(free some space, then continue with --resume)", str(path)) from None
+        raise
     os.replace(tmp, path)
     return path
+
+
+def _disk_full(e: BaseException, where: Path) -> bool:
+    """ENOSPC/EDQUOT from Python, or a failed torch writer (a RuntimeError such as "unexpected pos")
+    on a device with (almost) no space left."""
+    if getattr(e, "errno", None) in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    try:
+        return shutil.disk_usage(where).free < 1 << 20
+    except OSError:
+        return False
 
 
 def load_checkpoint(path: PathLike, map_location: Union[str, torch.device] = "cpu") -> Dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: checkpoint not found")
+    check_zip_archive(path)  # torch.load does not check the CRCs: a damaged tensor would load
     return torch.load(path, map_location=map_location, weights_only=True)
 
 
@@ -102,12 +125,35 @@ def prune_checkpoints(exp_dir: PathLike, keep: int) -> List[Path]:
 
 
 def latest_checkpoint(exp_dir: PathLike) -> Optional[Path]:
-    """The state to resume from: ``last.pt`` (kept newest), else the newest ``epoch_N.pt``."""
+    """The state to resume from: ``last.pt`` (kept newest), else the newest ``epoch_N.pt``.  Damaged
+    or truncated ones (a run killed while the disk was full, ...) are passed over with a warning
+    naming them; if every one is damaged, :class:`DamagedFileError` lists them."""
     exp_dir = Path(exp_dir)
-    if (exp_dir / "last.pt").is_file():
-        return exp_dir / "last.pt"
-    ckpts = epoch_checkpoints(exp_dir)
-    return ckpts[-1][1] if ckpts else None
+    candidates = [exp_dir / "last.pt"] if (exp_dir / "last.pt").is_file() else []
+    candidates += [p for _, p in reversed(epoch_checkpoints(exp_dir))]
+    damaged = []
+    for path in candidates:
+        try:
+            check_zip_archive(path)
+        except DamagedFileError as e:
+            damaged.append(str(e))
+            continue
+        for problem in damaged:
+            log.warning("%s: passed over, resuming from %s", problem, path)
+        return path
+    if damaged:
+        raise DamagedFileError(f"{exp_dir}: no intact checkpoint to resume from:\n  " + "\n  ".join(damaged)
+                               + "\nremove them (or the directory) to start afresh")
+    return None
+
+
+def intact(path: PathLike) -> bool:
+    """Whether ``path`` is a complete checkpoint archive (every CRC-32 right)."""
+    try:
+        check_zip_archive(path)
+    except DamagedFileError:
+        return False
+    return True
 
 
 def average_checkpoints(paths: Sequence[PathLike]) -> Dict[str, Any]:

@@ -28,6 +28,8 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Union
 
 import yaml
 
+from accent.models.registry import unknown_keys_message
+
 TASKS = ("asr", "accent")
 METHODS = ("scratch", "asr_init", "mtl", "hybrid")
 
@@ -82,6 +84,18 @@ SECTION_KEYS = {
     "train": set(DEFAULTS["train"]),
 }
 TOP_KEYS = set(DEFAULTS) | {"description"}
+
+# Numbers: the smallest allowed value (inclusive unless the bound is in EXCLUSIVE).  Their type
+# comes from the default (an int default wants an int; a float one any number).
+MINIMA: Dict[str, float] = {
+    "seed": 0, "data.max_frames": 1, "data.max_batch_size": 1, "data.dev_max_frames": 1, "data.num_workers": 0,
+    "data.prefetch_factor": 1, "data.frame_shift_ms": 0, "optim.lr": 0, "optim.weight_decay": 0, "optim.eps": 0,
+    "optim.clip_grad": 0, "train.epochs": 1, "train.keep_checkpoints": 0, "train.save_interval_steps": 0,
+    "train.log_interval_steps": 0, "train.average_last": 0,
+}
+EXCLUSIVE = {"data.frame_shift_ms", "optim.lr", "optim.eps"}
+INTEGERS = {"seed", "data.dev_max_frames", "data.prefetch_factor"}  # their default is None
+NULLABLE = {"optim.clip_grad"}  # null disables clipping
 
 
 class ConfigError(ValueError):
@@ -207,18 +221,20 @@ def resolve_config(cfg: Mapping[str, Any], where: str = "config") -> Dict[str, A
         cfg["optim"]["scheduler"].pop("warmup_steps", None)
     unknown = set(cfg) - TOP_KEYS
     if unknown:
-        raise ConfigError(f"{where}: unknown top-level keys {sorted(unknown)}; known: {sorted(TOP_KEYS)}")
+        raise ConfigError(f"{where}: {unknown_keys_message('top-level key', unknown, TOP_KEYS)}")
     for section, keys in SECTION_KEYS.items():
         if not isinstance(cfg[section], Mapping):
             raise ConfigError(f"{where}: '{section}' must be a mapping")
         bad = set(cfg[section]) - keys
         if bad:
-            raise ConfigError(f"{where}: unknown {section} keys {sorted(bad)}; known: {sorted(keys)}")
+            raise ConfigError(f"{where}: {unknown_keys_message(section + ' key', bad, keys)}")
+    _check_numbers(cfg, where)
     if cfg["task"] not in TASKS:
         raise ConfigError(f"{where}: task must be one of {TASKS}, got {cfg['task']!r}")
     model = cfg["model"]
     if not isinstance(model, Mapping) or "encoder" not in model:
         raise ConfigError(f"{where}: model needs an 'encoder'")
+    check_model_config(model, where)
     if cfg["data"]["features"] not in ("precomputed", "online"):
         raise ConfigError(f"{where}: data.features must be precomputed or online, got {cfg['data']['features']!r}")
     if cfg["data"]["features"] == "precomputed" and (cfg["data"]["crop"] or cfg["data"]["augment"]):
@@ -246,6 +262,46 @@ def resolve_config(cfg: Mapping[str, Any], where: str = "config") -> Dict[str, A
     else:
         cfg["method"] = None
     return cfg
+
+
+def _check_numbers(cfg: Mapping[str, Any], where: str) -> None:
+    """Types and ranges of the numeric settings (``train.epochs: four``, ``optim.lr: -1``, ...)."""
+    for key, low in MINIMA.items():
+        section, _, name = key.rpartition(".")
+        value = (cfg[section] if section else cfg).get(name)
+        default = (DEFAULTS[section] if section else DEFAULTS).get(name)
+        if value is None and (default is None or key in NULLABLE):
+            continue
+        integer = isinstance(default, int) or key in INTEGERS
+        ok_type = isinstance(value, int) if integer else isinstance(value, (int, float))
+        if isinstance(value, bool) or not ok_type or (value != value):  # NaN fails every range
+            kind = "an integer" if integer else "a number"
+            raise ConfigError(f"{where}: {key} must be {kind}, got {value!r}")
+        if value < low or (key in EXCLUSIVE and value == low):
+            bound = f"> {low:g}" if key in EXCLUSIVE else f">= {low:g}"
+            raise ConfigError(f"{where}: {key} must be {bound}, got {value!r}")
+
+
+def check_model_config(model: Mapping[str, Any], where: str) -> None:
+    """Key names of the model section and of each component (encoder, pooling, head, fusion),
+    checked against the registries and the classes' options, with the nearest valid names."""
+    from accent.models import ENCODERS, FUSIONS, HEADS, POOLINGS
+    from accent.models.accent_model import MODEL_KEYS
+
+    bad = set(model) - MODEL_KEYS
+    if bad:
+        raise ConfigError(f"{where}: {unknown_keys_message('model key', bad, MODEL_KEYS)}")
+    parts = {"encoder": ENCODERS, "reference_encoder": ENCODERS, "pooling": POOLINGS, "head": HEADS,
+             "fusion": FUSIONS}
+    for key, registry in parts.items():
+        value = model.get(key)
+        if value is None or (key == "reference_encoder" and value == "same"):
+            continue
+        try:
+            registry.check_config(value)
+        except (KeyError, TypeError) as e:
+            message = e.args[0] if e.args else str(e)
+            raise ConfigError(f"{where}: model.{key}: {message}") from None
 
 
 def needs_asr_checkpoint(cfg: Mapping[str, Any]) -> bool:

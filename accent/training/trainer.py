@@ -52,10 +52,11 @@ from accent.dataset import (
 from accent.dataset.crops import CropBatchSampler, CropDataset, crop_config, first_item
 from accent.models import greedy_decode, linear_margin, load_encoder_from_asr
 from accent.models.ctc import ctc_carriers, error_counts, unpad_targets
+from accent.utils.provenance import describe, numeric_environment
 
 from .checkpoint import (
-    FORMAT, PathLike, average_checkpoints, epoch_checkpoints, latest_checkpoint, link_or_copy, load_checkpoint,
-    prune_checkpoints, rng_state, save_checkpoint, set_rng_state,
+    FORMAT, PathLike, average_checkpoints, epoch_checkpoints, intact, latest_checkpoint, link_or_copy,
+    load_checkpoint, prune_checkpoints, rng_state, save_checkpoint, set_rng_state,
 )
 from .config import ConfigError, dump_config, needs_asr_checkpoint, plain, starts_from_asr
 from .distributed import all_reduce_sum, all_true, gather_objects
@@ -219,6 +220,7 @@ class Trainer:
         self.rank, self.world_size = int(rank), int(world_size)
         self.is_main = self.rank == 0
         self.code = code_version()  # recorded in checkpoints and results.json
+        self.numerics = numeric_environment()  # what changes float results across machines: recorded too
         self._asr_ckpt: Optional[Dict[str, Any]] = None  # loaded once, for _normalizer and _initialise_from_asr
         if self.world_size > 1 and not torch.distributed.is_initialized():
             raise RuntimeError("world_size > 1: call accent.training.distributed.init_distributed() first")
@@ -501,6 +503,7 @@ class Trainer:
             "rng": rngs[0],
             "rng_ranks": rngs if self.world_size > 1 else None,
             "world_size": self.world_size,
+            "numerics": self.numerics,
             **self.code,
         }
 
@@ -555,7 +558,24 @@ class Trainer:
         where = (f"epoch {self.epoch}, batch {self.batches_done}" if self.batches_done
                  else f"the start of epoch {self.epoch}")
         log.info("resumed from %s (step %d): continuing at %s", path, self.step, where)
+        self._repair_best()
         return True
+
+    def _repair_best(self) -> None:
+        """best.pt damaged (it shares its file with epoch_N.pt and last.pt, hard-linked): link it
+        again to its intact epoch checkpoint, else forget the best so that a new one is saved."""
+        best = self.exp_dir / "best.pt"
+        if not best.is_file() or intact(best) or not self.is_main:
+            return
+        epoch_ckpt = self.exp_dir / f"epoch_{self.best.get('epoch')}.pt"
+        if epoch_ckpt.is_file() and intact(epoch_ckpt):
+            link_or_copy(epoch_ckpt, best)
+            log.warning("%s was damaged: linked again to %s", best, epoch_ckpt)
+        else:
+            log.warning("%s is damaged and its epoch's checkpoint is gone: the best of the epochs still to "
+                        "train becomes best.pt", best)
+            best.unlink()
+            self.best = {"metric": self.metric, "value": None, "epoch": None}
 
     def _save_epoch(self) -> None:
         state = self._state(epoch_end=True)
@@ -782,6 +802,7 @@ class Trainer:
             log.info("%s model: %s parameters (%s trainable) on %s; %d training utterances in %d batches/epoch, "
                      "%d dev utterances", self.task, f"{self.params['total']:,}", f"{self.params['trainable']:,}",
                      self.device, len(self.train_set), self.steps_per_epoch, len(self.dev_set))
+            log.info("numerics (bit-identical results need the same): %s", describe(self.numerics))
         if self.world_size > 1 and self.is_main:
             log.info("distributed data-parallel: world size %d (%s backend); the batches/epoch above are per rank",
                      self.world_size, torch.distributed.get_backend())
@@ -874,6 +895,7 @@ class Trainer:
             "params": self.params,
             "best_checkpoint": str(self.exp_dir / "best.pt"),
             "world_size": self.world_size,
+            "numerics": self.numerics,
             **self.code,
         }
         if self.ctc_utts is not None:
