@@ -32,7 +32,7 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
-from accent.data.kaldi_dir import read_list, read_mapping, write_text_atomic
+from accent.data.kaldi_dir import read_list, write_text_atomic
 
 from .linear_baseline import linear_baseline_scores
 from .results_table import load_experiment

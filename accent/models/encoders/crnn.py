@@ -54,6 +54,23 @@ class BasicBlock(nn.Module):
         return F.relu(out + res)
 
 
+def run_resnet_trunk(stem: nn.Module, stem_bn: nn.Module, layers: Sequence[BasicBlock], feats: torch.Tensor,
+                     lengths: torch.Tensor):
+    """The 2-D ResNet of the CRNN and ResNet encoders on (B, T, D) features: (B, C, T', D') maps,
+    their lengths T' and the (B, T') valid mask; each block's padded input frames are zeroed."""
+    cur_len = lengths.to(feats.device)
+    x = feats.unsqueeze(1)  # (B, 1, T, D)
+    mask = valid_mask(cur_len, x.size(2))
+    x = F.relu(stem_bn(stem(zero_padding(x, mask, 2)), mask))
+    for layer in layers:
+        stride_t = layer.conv1.stride[0]
+        new_len = _down(cur_len, stride_t)
+        new_mask = valid_mask(new_len, (x.size(2) + stride_t - 1) // stride_t)
+        x = layer(x, mask, new_mask)
+        cur_len, mask = new_len, new_mask
+    return x, cur_len, mask
+
+
 @ENCODERS.register("crnn")
 class CRNNEncoder(nn.Module):
     """Thin-ResNet + Dense + BiGRU; ``forward(feats (B,T,D), lengths) -> ((B,T',output_dim), lengths')``.
@@ -127,18 +144,7 @@ class CRNNEncoder(nn.Module):
         return lengths
 
     def forward(self, feats: torch.Tensor, lengths: torch.Tensor):
-        lengths = lengths.to(feats.device)
-        x = feats.unsqueeze(1)  # (B, 1, T, D)
-        cur_len = lengths
-        mask = valid_mask(cur_len, x.size(2))
-        x = F.relu(self.stem_bn(self.stem(zero_padding(x, mask, 2)), mask))
-        for layer in self.layers:
-            stride_t = layer.conv1.stride[0]
-            new_len = _down(cur_len, stride_t)
-            t_out = (x.size(2) + stride_t - 1) // stride_t
-            new_mask = valid_mask(new_len, t_out)
-            x = layer(x, mask, new_mask)
-            cur_len, mask = new_len, new_mask
+        x, cur_len, _ = run_resnet_trunk(self.stem, self.stem_bn, self.layers, feats, lengths)
         b, c, t, f = x.shape
         x = x.permute(0, 2, 1, 3).reshape(b, t, c * f)  # frequency folded into channels
         x = self.dropout(self.norm(self.dense(x)))

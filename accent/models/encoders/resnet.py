@@ -16,11 +16,10 @@ from typing import Optional, Sequence
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 from ..registry import ENCODERS
-from ..utils import MaskedBatchNorm2d, valid_mask, zero_padding
-from .crnn import _DEPTHS, BasicBlock, _down
+from ..utils import MaskedBatchNorm2d, zero_padding
+from .crnn import _DEPTHS, BasicBlock, _down, run_resnet_trunk
 
 
 @ENCODERS.register("resnet")
@@ -73,16 +72,7 @@ class ResNetEncoder(nn.Module):
         return lengths
 
     def forward(self, feats: torch.Tensor, lengths: torch.Tensor):
-        cur_len = lengths.to(feats.device)
-        x = feats.unsqueeze(1)  # (B, 1, T, D)
-        mask = valid_mask(cur_len, x.size(2))
-        x = F.relu(self.stem_bn(self.stem(zero_padding(x, mask, 2)), mask))
-        for layer in self.layers:
-            stride_t = layer.conv1.stride[0]
-            new_len = _down(cur_len, stride_t)
-            new_mask = valid_mask(new_len, (x.size(2) + stride_t - 1) // stride_t)
-            x = layer(x, mask, new_mask)
-            cur_len, mask = new_len, new_mask
+        x, cur_len, mask = run_resnet_trunk(self.stem, self.stem_bn, self.layers, feats, lengths)
         x = zero_padding(x, mask, 2)
         b, c, t, f = x.shape
         x = x.permute(0, 2, 1, 3).reshape(b, t, c * f)
