@@ -159,7 +159,9 @@ def test_stream_fbank_equals_whole_file_fbank(tmp_path) -> None:
         whole = compute_fbank(load_audio(str(path), 16000).samples, 16000, FbankConfig())
         for block in (0.11, 1.0, 10.0):
             blocks = list(stream_fbank(stream_info(str(path), 16000), FbankConfig(), block_seconds=block))
-            np.testing.assert_array_equal(np.concatenate(blocks), whole)
+            # the same samples and frames; the front end's matrix products may round the last bit
+            # differently with another number of frames per call
+            np.testing.assert_allclose(np.concatenate(blocks), whole, rtol=0, atol=1e-5)
 
 
 def test_a_truncated_wav_is_scored_with_a_note(trained, tmp_path) -> None:

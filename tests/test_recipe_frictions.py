@@ -125,6 +125,10 @@ def test_presets(recipe) -> None:
     assert "WARNING: preset paper trains every row of the papers' tables" in out and "--preset real" in out
     # --preset real: conf/real/*.yaml but its base and ASR configs
     real = recipe / "conf" / "real"
+    r = run_recipe(recipe, *common, "--preset", "real")
+    assert r.returncode == 0 and "1 accent config(s) (stage 5): conf/real/ecapa_c128.yaml" in r.stdout + r.stderr
+    for shipped in real.glob("*.yaml"):  # the copy's: an empty conf/real/
+        shipped.unlink()
     r = run_recipe(recipe, *common[:-4], "--preset", "real", "--stop-stage", "4")
     assert r.returncode == 1 and "--preset real: conf/real/ holds no accent configs" in r.stderr
     for name in ("base.yaml", "asr_small.yaml", "asr_small_ft.yaml", "ecapa.yaml", "resnet.yaml"):

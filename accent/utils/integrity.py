@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import os
 import zipfile
+import zlib
 from typing import Any, Dict, Union
 
 ONNX_DIGEST_KEY = "accent_sha256"
@@ -34,8 +35,9 @@ def check_zip_archive(path: PathLike, what: str = "checkpoint") -> None:
     try:
         with zipfile.ZipFile(path) as z:
             bad = z.testzip()
-    except (zipfile.BadZipFile, EOFError, UnicodeDecodeError, ValueError, OSError) as e:
-        # a truncated file has no central directory at its end; a damaged one may not parse
+    except (zipfile.BadZipFile, zlib.error, EOFError, UnicodeDecodeError, ValueError, OSError) as e:
+        # a truncated file has no central directory at its end; a damaged one may not parse, and a
+        # damaged deflated member (TorchScript compresses its code) fails to decompress
         raise DamagedFileError(f"{path}: damaged or truncated {what} file (not a complete torch archive: {e})"
                                ) from None
     if bad is not None:
