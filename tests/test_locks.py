@@ -57,9 +57,15 @@ def test_forked_children_of_the_writer_do_not_hold_its_lock(tmp_path: Path) -> N
             "    child = os.fork()\n"
             "    if child == 0:\n        print('ready', flush=True); time.sleep(60); os._exit(0)\n"
             "    print(child, flush=True); time.sleep(120)\n")
-    holder = subprocess.Popen([sys.executable, "-c", code, str(tmp_path / "exp")], stdout=subprocess.PIPE, text=True,
-                              env=dict(os.environ, PYTHONPATH=str(ROOT)))
-    lines = {holder.stdout.readline().strip(), holder.stdout.readline().strip()}  # the child is running
+    holder = subprocess.Popen([sys.executable, "-c", code, str(tmp_path / "exp")], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    lines = set()
+    while len(lines) < 2:  # the child's "ready" and the parent's line with the child's pid, in either order
+        line = holder.stdout.readline()
+        if not line:
+            holder.wait()
+            pytest.fail(f"lock holder exited {holder.returncode} before its child was ready: {holder.stderr.read()}")
+        lines.add(line.strip())
     child = int((lines - {"ready"}).pop())
     try:
         kill(holder)
