@@ -9,17 +9,14 @@ case "${cmd_backend}" in
   local)
     export train_cmd="run.pl"
     export cuda_cmd="run.pl"
-    export decode_cmd="run.pl"
     ;;
   slurm)
     export train_cmd="slurm.pl --config conf/slurm.conf"
     export cuda_cmd="slurm.pl --config conf/slurm.conf"
-    export decode_cmd="slurm.pl --config conf/slurm.conf"
     ;;
   sge)
     export train_cmd="queue.pl --config conf/queue.conf"
     export cuda_cmd="queue.pl --config conf/queue.conf"
-    export decode_cmd="queue.pl --config conf/queue.conf"
     ;;
   *)
     echo "cmd.sh: unknown cmd_backend '${cmd_backend}' (local, slurm or sge)" >&2

@@ -27,7 +27,7 @@ from accent.models import AccentModel, AsrModel
 from accent.text.g2p import PHONES, phone_units
 from accent.text.units import read_units
 from accent.training import Trainer, load_checkpoint, load_model, resolve_config
-from accent.training.model_io import init_from_asr
+from accent.models.build import init_from_asr
 from test_dataset import make_corpus
 from test_train import TINY_JASPER, tiny_accent
 
@@ -167,7 +167,7 @@ def test_init_from_asr_copies_the_shared_rows_of_a_larger_unit_list(classes, cap
     cfg = {"encoder": dict(TINY_JASPER), "pooling": "stats", "embed_dim": 16, "ctc_weight": 0.1}
     model = AccentModel.from_config(cfg, 40, 3, len(units))
     before = model.ctc_head.linear.weight.detach().clone()
-    with caplog.at_level(logging.INFO, logger="accent.training.model_io"):
+    with caplog.at_level(logging.INFO, logger="accent.models.build"):
         done = init_from_asr(model, ckpt, "mtl", units, source="asr.pt")
     assert done["ctc_head"] == 40
     assert "our 10 extra units (STOP AFFRICATE" in caplog.text

@@ -16,7 +16,7 @@ import torch
 
 from accent.data.kaldi_dir import DataDirError, write_list, write_mapping
 from accent.dataset import (
-    BucketBatchSampler, FeatsDataset, FeatureNormalizer, SpecAugment, Tokenizer, collate, make_loader,
+    BucketBatchSampler, FeatsDataset, SpecAugment, Tokenizer, collate, make_loader,
     map_labels, padding_fraction, read_label_list,
 )
 from accent.features.cmvn import compute_global_cmvn
@@ -197,25 +197,39 @@ def test_max_batch_size_and_long_utterances() -> None:
 
 
 def test_specaugment_masks() -> None:
-    x = np.random.default_rng(0).standard_normal((300, 40)).astype(np.float32) + 5.0
     aug = SpecAugment(num_freq_masks=2, freq_mask_width=8, num_time_masks=2, time_mask_width=40, time_mask_ratio=0.2)
-    y = aug(x, np.random.default_rng(1))
-    assert y.shape == x.shape and y.dtype == np.float32
-    assert not np.shares_memory(x, y) and (x > 0).all()  # the input is left alone
-    zero_bins = np.where((y == 0).all(axis=0))[0]
-    zero_frames = np.where((y == 0).all(axis=1))[0]
-    assert 0 < len(zero_bins) <= 16 and 0 < len(zero_frames) <= 80
-    changed = y != x
-    expected = np.isin(np.arange(40), zero_bins)[None, :] | np.isin(np.arange(300), zero_frames)[:, None]
-    assert (changed == expected).all()
-    assert np.array_equal(aug(x, np.random.default_rng(1)), y)  # the generator decides everything
-    assert not np.array_equal(aug(x, np.random.default_rng(2)), y)
-    # mean filling, and the time-mask ratio bound on a short utterance
-    short = x[:20]
-    z = SpecAugment(num_freq_masks=0, num_time_masks=5, time_mask_width=40, time_mask_ratio=0.1,
-                    mask_value="mean")(short, np.random.default_rng(3))
-    masked = np.where((z != short).any(axis=1))[0]
-    assert len(masked) <= 5 * 2
+    m = aug.mask(300, 40, np.random.default_rng(1))
+    assert m.shape == (300, 40) and m.dtype == bool
+    bins, frames = np.where(m.all(axis=0))[0], np.where(m.all(axis=1))[0]
+    assert 0 < len(bins) <= 16 and 0 < len(frames) <= 80
+    expected = np.isin(np.arange(40), bins)[None, :] | np.isin(np.arange(300), frames)[:, None]
+    assert (m == expected).all()  # whole bins and whole frames
+    assert np.array_equal(aug.mask(300, 40, np.random.default_rng(1)), m)  # the generator decides everything
+    assert not np.array_equal(aug.mask(300, 40, np.random.default_rng(2)), m)
+    # the time-mask ratio bounds the masks of a short utterance
+    short = SpecAugment(num_freq_masks=0, num_time_masks=5, time_mask_width=40, time_mask_ratio=0.1).mask(
+        20, 40, np.random.default_rng(3))
+    assert 0 < short.any(axis=1).sum() <= 5 * 2
+
+
+def test_the_model_fills_specaug_masks_after_normalising() -> None:
+    from accent.models.normalize import UtteranceMVN, apply_specaug_mask
+    from accent.models.utils import valid_mask
+
+    x = torch.from_numpy(np.random.default_rng(0).standard_normal((2, 50, 40)).astype(np.float32) + 5.0)
+    lengths = torch.tensor([50, 30])
+    valid = valid_mask(lengths, 50)
+    mask = collate([{"utt": str(i), "feats": np.zeros((n, 40), np.float32), "label": None, "target": None,
+                     "specaug_mask": SpecAugment().mask(n, 40, np.random.default_rng(i))}
+                    for i, n in enumerate((50, 30))])["specaug_mask"]
+    assert mask.shape == (2, 50, 40) and not mask[1, 30:].any()  # padding is never masked
+    normed = UtteranceMVN(40)(x, valid)
+    zero = apply_specaug_mask(normed, mask, valid, "zero")
+    assert (zero[mask] == 0).all() and torch.equal(zero[~mask], normed[~mask])
+    mean = apply_specaug_mask(normed, mask, valid, "mean")
+    fill = normed[1, :30].mean(0)  # the utterance's own mean over its valid frames
+    rows, cols = torch.where(mask[1])
+    torch.testing.assert_close(mean[1, rows, cols], fill[cols])
     assert SpecAugment.from_config(None) is None
     assert SpecAugment.from_config({"num_freq_masks": 0, "num_time_masks": 0}) is None
     with pytest.raises(KeyError, match="unknown specaug"):
@@ -281,20 +295,29 @@ def test_ctc_targets_from_text_phn_and_bpe(corpus, tmp_path) -> None:
 
 
 def test_normalisation_modes(corpus) -> None:
-    norm = FeatureNormalizer.from_stats_file(corpus["train"] / "cmvn.ark")
-    ds = FeatsDataset(corpus["train"], norm, labels=None, require_labels=False)
-    allf = np.concatenate([ds[i]["feats"] for i in range(len(ds))])
-    assert np.allclose(allf.mean(0), 0, atol=1e-3) and np.allclose(allf.std(0), 1, atol=1e-2)
-    again = FeatureNormalizer.from_dict(norm.to_dict())
-    raw = ds.load_feats(0)
-    assert np.array_equal(again(raw), norm(raw))
-    utt = FeatureNormalizer("utterance")(raw)
-    assert np.allclose(utt.mean(0), 0, atol=1e-4)
-    assert np.array_equal(FeatureNormalizer("none")(raw), raw)
+    from accent.models import NORMALIZERS
+    from accent.models.normalize import read_cmvn_stats
+    from accent.models.utils import valid_mask
+
+    ds = FeatsDataset(corpus["train"], labels=None, require_labels=False)
+    raw = [torch.from_numpy(ds[i]["feats"]) for i in range(len(ds))]  # the dataset gives raw features
+    batch = collate([{"utt": str(i), "feats": f.numpy(), "label": None, "target": None} for i, f in enumerate(raw)])
+    valid = valid_mask(batch["lengths"], batch["feats"].size(1))
+    cmvn = NORMALIZERS.build("global", 40)
+    cmvn.set_stats(*read_cmvn_stats(corpus["train"] / "cmvn.ark"))
+    out = cmvn(batch["feats"], valid)[valid]  # the valid frames of every utterance
+    assert torch.allclose(out.mean(0), torch.zeros(40), atol=1e-3) and torch.allclose(out.std(0), torch.ones(40), atol=1e-2)
+    assert (cmvn(batch["feats"], valid)[~valid] == 0).all()  # padding stays zero
+    utt = NORMALIZERS.build("utterance", 40)(batch["feats"], valid)
+    for i, f in enumerate(raw):  # each utterance by its own statistics, as one by one
+        alone = NORMALIZERS.build("utterance", 40)(f[None], torch.ones(1, len(f), dtype=torch.bool))[0]
+        torch.testing.assert_close(utt[i, :len(f)], alone, atol=1e-4, rtol=1e-4)
+        assert torch.allclose(alone.mean(0), torch.zeros(40), atol=1e-4)
+    assert torch.equal(NORMALIZERS.build("none", 40)(batch["feats"], valid), batch["feats"])
     with pytest.raises(FileNotFoundError, match="CMVN statistics not found"):
-        FeatureNormalizer.from_stats_file(corpus["train"] / "nope.ark")
-    with pytest.raises(ValueError, match="cmvn must be one of"):
-        FeatureNormalizer("per_speaker")
+        read_cmvn_stats(corpus["train"] / "nope.ark")
+    with pytest.raises(KeyError, match="unknown normalizer 'per_speaker'"):
+        NORMALIZERS.build("per_speaker", 40)
 
 
 def test_collate_pads_and_keeps_order(corpus) -> None:
@@ -314,8 +337,7 @@ def test_collate_pads_and_keeps_order(corpus) -> None:
 
 
 def test_loader_workers_give_the_same_batches_as_the_main_process(corpus) -> None:
-    norm = FeatureNormalizer.from_stats_file(corpus["train"] / "cmvn.ark")
-    ds = FeatsDataset(corpus["train"], norm, labels=list(ACCENTS), specaug=SpecAugment(), seed=3)
+    ds = FeatsDataset(corpus["train"], labels=list(ACCENTS), specaug=SpecAugment(), seed=3)
     out = []
     for workers in (0, 2):
         sampler = BucketBatchSampler(ds.lengths, 400, seed=1)
@@ -323,10 +345,12 @@ def test_loader_workers_give_the_same_batches_as_the_main_process(corpus) -> Non
         out.append(list(make_loader(ds, sampler, num_workers=workers)))
     assert len(out[0]) == len(out[1]) > 1
     for a, b in zip(*out):
-        assert a["utts"] == b["utts"] and torch.equal(a["feats"], b["feats"])  # SpecAugment included
+        assert a["utts"] == b["utts"] and torch.equal(a["feats"], b["feats"])
+        assert torch.equal(a["specaug_mask"], b["specaug_mask"])
     # the augmentation depends on the epoch
     sampler = BucketBatchSampler(ds.lengths, 400, seed=1)
     sampler.set_epoch(3)
-    key = {u: f for b in make_loader(ds, sampler) for u, f in zip(b["utts"], b["feats"])}
+    key = {u: m[:n] for b in make_loader(ds, sampler) for u, m, n in zip(b["utts"], b["specaug_mask"], b["lengths"])}
     first = out[0][0]
-    assert not torch.equal(key[first["utts"][0]], first["feats"][0])
+    n = int(first["lengths"][0])
+    assert not torch.equal(key[first["utts"][0]], first["specaug_mask"][0, :n])

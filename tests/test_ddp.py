@@ -72,8 +72,8 @@ def test_one_ddp_step_equals_a_single_process_step_on_the_concatenated_batch(cor
     cfg = resolve_config(ddp_config())
     single = Trainer(cfg, tmp_path / "single", corpus["train"], corpus["dev"], device="cpu")
     single.run()
-    assert single.steps_per_epoch == 1 and single.train_sampler.num_batches(1) == 1
-    halves = [BucketBatchSampler(single.train_set.lengths, 100000, cfg["data"]["max_batch_size"], seed=5, rank=r,
+    assert single.steps_per_epoch == 1 and single.data.train_sampler.num_batches(1) == 1
+    halves = [BucketBatchSampler(single.data.train_set.lengths, 100000, cfg["data"]["max_batch_size"], seed=5, rank=r,
                                  world_size=2, min_batch_size=2).rank_batches(1) for r in (0, 1)]
     assert [len(h) for h in halves] == [1, 1] and [len(h[0]) for h in halves] == [9, 9]  # batches A and B
 

@@ -263,16 +263,23 @@ def tiny_model_cfg(encoder="jasper", hybrid=True, fusion="concat_ca", pooling="t
     return cfg
 
 
+def run(model, x, lengths, labels=None, targets=None, target_lengths=None):
+    """The model's outputs on a batch, with ``loss`` among them."""
+    loss, out = model({"feats": x, "lengths": lengths, "labels": labels, "targets": targets,
+                       "target_lengths": target_lengths})
+    return {**out, "loss": loss}
+
+
 @pytest.mark.parametrize("encoder,pooling", [("jasper", "transformer_aggregator"), ("crnn", "stats"),
                                              ("transformer", "avg"), ("ecapa", "asp"), ("resnet", "stats")])
 def test_accent_model_masking_invariance(encoder, pooling):
     model = AccentModel.from_config(tiny_model_cfg(encoder, hybrid=encoder == "jasper", pooling=pooling),
-                                    input_dim=D, num_classes=4, num_units=6).eval()
+                                    input_dim=D, num_classes=4, num_units=6, normalize="utterance").eval()
     x, lengths = padded_batch(LENGTHS)
     with torch.no_grad():
-        out = model(x, lengths)
+        out = run(model, x, lengths)
         for i, n in enumerate(LENGTHS):
-            one = model(x[i:i + 1, :n], lengths[i:i + 1])
+            one = run(model, x[i:i + 1, :n], lengths[i:i + 1])
             torch.testing.assert_close(out["embedding"][i], one["embedding"][0], atol=1e-4, rtol=1e-4)
             torch.testing.assert_close(out["logits"][i], one["logits"][0], atol=1e-4, rtol=1e-4)
             m = one["ctc_lengths"].item()
@@ -284,17 +291,17 @@ def test_accent_model_outputs_and_losses():
     x, lengths = padded_batch(LENGTHS)
     labels = torch.tensor([0, 3, 1])
     targets, tlen = torch.tensor([[1, 2, 3], [4, 5, 0], [1, 0, 0]]), torch.tensor([3, 2, 1])
-    out = model(x, lengths, labels, targets, tlen)
+    out = run(model, x, lengths, labels, targets, tlen)
     assert out["logits"].shape == (3, 4) and out["embedding"].shape == (3, 16)
     assert out["ctc_log_probs"].shape == (3, -(-57 // 2), 6)
     assert out["ctc_lengths"].tolist() == [29, 20, 12]
     torch.testing.assert_close(out["loss"], out["accent_loss"] + 0.1 * out["ctc_loss"])
     assert model.channel_attention.shape == (3, 2 * 64)  # (B, 2d)
     assert model.fusion.reference_ratio().shape == (3,)
-    infer = model.eval()(x, lengths)
+    infer = run(model.eval(), x, lengths)
     assert infer["loss"] is None and infer["accent_loss"] is None and infer["ctc_loss"] is None
     no_ctc = AccentModel.from_config(tiny_model_cfg(ctc_weight=0), input_dim=D, num_classes=4)
-    assert no_ctc.ctc_head is None and no_ctc(x, lengths)["ctc_log_probs"] is None
+    assert no_ctc.ctc_head is None and run(no_ctc, x, lengths)["ctc_log_probs"] is None
     with pytest.raises(KeyError, match="unknown model config keys"):
         AccentModel.from_config({**tiny_model_cfg(), "poling": "stats"}, D, 4, 6)
     with pytest.raises(ValueError, match="needs a reference_encoder"):
@@ -313,7 +320,7 @@ def test_reference_encoder_stays_fixed():
     assert not (ref_ids & opt_ids)
     assert len(opt_ids) == sum(1 for _ in model.parameters()) - len(ref_ids)
     x, lengths = padded_batch(LENGTHS)
-    out = model(x, lengths, torch.tensor([0, 1, 2]), torch.tensor([[1, 2], [3, 0], [4, 0]]), torch.tensor([2, 1, 1]))
+    out = run(model, x, lengths, torch.tensor([0, 1, 2]), torch.tensor([[1, 2], [3, 0], [4, 0]]), torch.tensor([2, 1, 1]))
     out["loss"].backward()
     opt.step()
     assert all(p.grad is None for p in model.reference_encoder.parameters())
@@ -338,7 +345,7 @@ model:
     cfg = yaml.safe_load(text)
     asr = AsrModel.from_config(cfg, input_dim=D, num_units=6)
     x, lengths = padded_batch([30, 20])
-    out = asr(x, lengths, torch.tensor([[1, 2], [3, 0]]), torch.tensor([2, 1]))
+    out = run(asr, x, lengths, targets=torch.tensor([[1, 2], [3, 0]]), target_lengths=torch.tensor([2, 1]))
     assert out["loss"].item() > 0 and len(asr.decode(x, lengths)) == 2
     path = tmp_path / "asr.pt"
     torch.save({"model": asr.state_dict(), "epoch": 3}, path)
@@ -362,14 +369,14 @@ def test_tiny_model_overfits():
     acc, step = 0.0, 0
     for step in range(1, 101):
         model.train()
-        out = model(x, lengths, labels)
+        out = run(model, x, lengths, labels)
         opt.zero_grad()
         out["loss"].backward()
         opt.step()
         if step % 5 == 0:
             model.eval()
             with torch.no_grad():
-                acc = (model(x, lengths)["logits"].argmax(-1) == labels).float().mean().item()
+                acc = (run(model, x, lengths)["logits"].argmax(-1) == labels).float().mean().item()
             if acc == 1.0:
                 break
     assert acc == 1.0, f"train accuracy {acc} after {step} steps"

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from accent.training import build_model, load_config, parse_overrides, resolve_config
-from accent.training.bench import DEMO_ENCODERS
+from accent.models.zoo import DEMO_ENCODERS
 from accent.training.config import ConfigError, deep_merge, dump_config, experiment_name
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -141,7 +141,7 @@ def test_demo_models_build_and_match_the_benchmark_sizes() -> None:
     for rel in DEMO + ["demo/asr_jasper.yaml"]:
         cfg = resolve_config(load_config(CONF / rel))
         model = build_model(cfg, 40, labels, units).eval()
-        out = model(x, lens)
+        _, out = model({"feats": x, "lengths": lens})
         assert out["ctc_log_probs"] is not None or out["logits"].shape == (2, 8)
         name = cfg["model"]["encoder"]["name"]
         assert cfg["model"]["encoder"] == DEMO_ENCODERS[name], rel

@@ -18,7 +18,7 @@ import torch
 from accent.evaluation.decode import model_batches
 from accent.evaluation.plots import plt, save_figure
 from accent.models.fusion import ConcatChannelAttentionFusion
-from accent.training.model_io import load_model
+from accent.models.build import load_model
 
 
 @torch.no_grad()

@@ -12,7 +12,7 @@ A variant is ``theta`` in [0, 1] or ``random``:
 
 Every variant uses one unit list, ``<blank>``, the 39 phones in ``data/lang_phn`` order, then the
 class tokens in the order of the map file, so that the ASR checkpoint's CTC rows can be copied
-(:func:`accent.training.model_io.init_from_asr`) and the original dev transcripts stay valid
+(:func:`accent.models.build.init_from_asr`) and the original dev transcripts stay valid
 targets.  The draws are seeded per utterance by (seed, CRC32 of its ID): a variant does not
 depend on which other utterances the data dir holds.
 """

@@ -22,7 +22,7 @@ import torch.nn as nn
 from accent.data.kaldi_dir import DataDirError, read_mapping
 from accent.evaluation.decode import model_batches
 from accent.evaluation.plots import plt, save_figure
-from accent.training.model_io import load_model
+from accent.models.build import load_model
 
 
 def speaker_split(utt2spk: Mapping[str, str], valid_fraction: float = 0.2, seed: int = 0

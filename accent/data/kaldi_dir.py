@@ -32,85 +32,12 @@ UTT_FILES = (
 TOOLKIT_UTT_FILES = ("utt2accent", "text.phn")
 
 
-class DataDirError(ValueError):
-    """A data directory or one of its files is malformed; the message names the file."""
+from accent.utils.files import (  # noqa: F401  (the data dir's file primitives, re-exported)
+    DataDirError, c_order, read_list, read_mapping, text_lines, write_bytes_atomic, write_list, write_mapping,
+    write_text_atomic,
+)
 
-
-def text_lines(path: os.PathLike, error: type = None) -> List[str]:
-    """The lines of a UTF-8 text file (a leading BOM dropped, no line ends).  A line that is not
-    UTF-8 raises ``error`` (default :class:`DataDirError`) naming the file, the line and the byte."""
-    path = Path(path)
-    lines = path.read_bytes().split(b"\n")
-    if lines and lines[-1] == b"":
-        lines.pop()
-    out = []
-    for lineno, raw in enumerate(lines, 1):
-        try:
-            line = raw.decode("utf-8")
-        except UnicodeDecodeError as e:
-            raise (error or DataDirError)(
-                f"{path}:{lineno}: not UTF-8 text (byte 0x{raw[e.start]:02x} at column {e.start + 1}); "
-                "convert the file to UTF-8 (e.g. iconv -f latin1 -t utf-8)") from None
-        out.append(line.rstrip("\r"))
-    if out and out[0].startswith("\ufeff"):
-        out[0] = out[0][1:]
-    return out
-
-
-def read_mapping(path: os.PathLike, allow_empty_value: bool = False) -> Dict[str, str]:
-    """Read ``key value...`` lines into an ordered dict (value = rest of the line)."""
-    path = Path(path)
-    out: Dict[str, str] = {}
-    for lineno, line in enumerate(text_lines(path), 1):
-        if not line.strip():
-            raise DataDirError(f"{path}:{lineno}: empty line")
-        key, _, value = line.partition(" ")
-        value = value.strip()
-        if not value and not allow_empty_value:
-            raise DataDirError(f"{path}:{lineno}: key {key!r} has no value")
-        if key in out:
-            raise DataDirError(f"{path}:{lineno}: duplicate key {key!r}")
-        out[key] = value
-    return out
-
-
-def read_list(path: os.PathLike) -> List[str]:
-    """Read one item per line, ignoring blank lines and ``#`` comments."""
-    items = []
-    for line in text_lines(path):
-        line = line.split("#", 1)[0].strip()
-        if line:
-            items.append(line)
-    return items
-
-
-def write_text_atomic(path: os.PathLike, content: str) -> None:
-    """Write a file so that a reader never sees it half-written (temp file + rename)."""
-    write_bytes_atomic(path, content.encode("utf-8"))
-
-
-def write_bytes_atomic(path: os.PathLike, data: bytes) -> None:
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-def write_mapping(path: os.PathLike, mapping: Mapping[str, object], sort: bool = True) -> None:
-    """Write ``key value`` lines, sorted by key in C-locale (byte) order."""
-    keys: Iterable[str] = sorted(mapping, key=_c_order) if sort else mapping
-    write_text_atomic(path, "".join(f"{k} {mapping[k]}\n" for k in keys))
-
-
-def write_list(path: os.PathLike, items: Sequence[str]) -> None:
-    write_text_atomic(path, "".join(f"{x}\n" for x in items))
-
-
-def _c_order(key: str) -> bytes:
-    return key.encode("utf-8")
+_c_order = c_order
 
 
 def utt2spk_to_spk2utt(utt2spk: Mapping[str, str]) -> Dict[str, str]:

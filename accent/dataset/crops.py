@@ -7,7 +7,7 @@ the mean crop length, at least one).  A batch is built in the DataLoader worker:
 
     read the crops (+ speed perturbation) -> reverb / babble / coloured noise / band limit
     (:mod:`.augment`) -> FBank (the toolkit's one front end, :class:`accent.features.fbank.Fbank`)
-    -> normalisation (the model's ``FeatureNormalizer``) -> SpecAugment
+    -> SpecAugment masks (the model normalises, then fills them)
 
 Every draw is a function of (seed, epoch, batch, item): the batches are the same on every rank,
 with any number of workers, and after a resumption (``set_epoch(epoch, start=k)``).  Dev and
@@ -31,7 +31,7 @@ from accent.data.kaldi_dir import DataDirError, read_mapping
 from accent.features.fbank import Fbank, FbankConfig
 
 from .augment import WaveAugment, speed_perturb
-from .dataset import FeatureNormalizer, map_labels
+from .dataset import map_labels, pad_masks
 from .specaug import SpecAugment
 
 log = logging.getLogger(__name__)
@@ -114,7 +114,6 @@ class CropDataset(torch.utils.data.Dataset):
         data_dir: Union[str, os.PathLike],
         fbank: FbankConfig,
         labels: Sequence[str],
-        normalizer: Optional[FeatureNormalizer] = None,
         augment: Optional[Mapping[str, Any]] = None,
         specaug: Optional[SpecAugment] = None,
         seed: int = 0,
@@ -144,7 +143,6 @@ class CropDataset(torch.utils.data.Dataset):
             self.speaker_ids = [index[utt2spk[u]] for u in self.utts]
         self.fbank_config = fbank
         self.sample_rate = int(fbank.sample_rate)
-        self.normalizer = normalizer or FeatureNormalizer("none")
         self.augment = WaveAugment(augment, self.sample_rate)
         self.specaug = specaug
         self.seed = int(seed)
@@ -212,15 +210,13 @@ class CropDataset(torch.utils.data.Dataset):
             self._fbank = Fbank(self.fbank_config)
         with torch.no_grad():
             feats, lengths = self._fbank(torch.from_numpy(waves))
-        items = []
-        for i, r in enumerate(rngs):
-            f = self.normalizer(feats[i].numpy())
-            if self.specaug is not None:
-                f = self.specaug(f, r)
-            items.append(torch.from_numpy(np.ascontiguousarray(f)))
+        mask = None
+        if self.specaug is not None:
+            mask = pad_masks([self.specaug.mask(feats.shape[1], feats.shape[2], r) for r in rngs])
         return {
             "utts": [self.utts[i] for i in indices],
-            "feats": torch.stack(items),
+            "feats": feats,
+            "specaug_mask": mask,
             "lengths": lengths.long(),
             "labels": torch.tensor([self.label_ids[i] for i in indices], dtype=torch.long),
             "speakers": (None if self.speaker_ids is None

@@ -1,10 +1,10 @@
 """A Kaldi data directory as a PyTorch dataset: features, accent labels, CTC targets.
 
 * Features are read lazily from ``feats.scp`` with kaldiio (``ark:offset`` entries; each process
-  keeps its ark files open), normalised (:class:`FeatureNormalizer`: ``global`` CMVN from a Kaldi
-  ``cmvn.ark``, per-``utterance`` CMVN, or ``none``) and, for training, SpecAugmented with a
-  generator seeded by (seed, epoch, utterance index), so an utterance's masks do not depend on
-  the worker that loads it nor on restarts.
+  keeps its ark files open) and given raw: the model normalises them (``accent.models.normalize``).
+  For training, SpecAugment masks are drawn with a generator seeded by (seed, epoch, utterance
+  index), so an utterance's masks do not depend on the worker that loads it nor on restarts; the
+  model fills them after its normalisation.
 * Accent labels come from ``utt2accent`` mapped through the label list of the *training* set
   (its ``accents`` file, in scoring order); a label missing from that list is an error naming the
   file.
@@ -28,73 +28,12 @@ import torch
 from torch.utils.data import Dataset
 
 from accent.data.kaldi_dir import DataDirError, read_list, read_mapping
-from accent.features.cmvn import mean_std
 from accent.text.normalize import is_transcribed
 from accent.text.units import read_units
 
 from .specaug import SpecAugment
 
 log = logging.getLogger(__name__)
-
-CMVN_MODES = ("global", "utterance", "none")
-
-
-# ------------------------------------------------------------------------------------------------
-# Normalisation
-
-
-class FeatureNormalizer:
-    """``(feats - mean) / std`` with global statistics, per-utterance statistics, or nothing.
-
-    The global mean and std are plain lists in ``to_dict()``, so they travel inside a checkpoint
-    (loadable with ``weights_only=True``) and inference needs no separate ``cmvn.ark``.
-    """
-
-    def __init__(self, mode: str = "global", mean: Optional[Sequence[float]] = None,
-                 std: Optional[Sequence[float]] = None, norm_vars: bool = True):
-        if mode not in CMVN_MODES:
-            raise ValueError(f"cmvn must be one of {', '.join(CMVN_MODES)}; got {mode!r}")
-        if mode == "global" and (mean is None or std is None):
-            raise ValueError("global CMVN needs statistics (a cmvn.ark)")
-        self.mode, self.norm_vars = mode, bool(norm_vars)
-        self.mean = None if mean is None else np.asarray(mean, dtype=np.float32)
-        self.std = None if std is None else np.asarray(std, dtype=np.float32)
-
-    @classmethod
-    def from_stats_file(cls, path: Union[str, os.PathLike], norm_vars: bool = True) -> "FeatureNormalizer":
-        path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"{path}: CMVN statistics not found (stage 2 writes data/<set>/cmvn.ark)")
-        mean, std = mean_std(np.asarray(kaldiio.load_mat(str(path)), dtype=np.float64))
-        return cls("global", mean.tolist(), std.tolist(), norm_vars)
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> "FeatureNormalizer":
-        return cls(d["mode"], d.get("mean"), d.get("std"), d.get("norm_vars", True))
-
-    def to_dict(self) -> dict:
-        return {
-            "mode": self.mode,
-            "mean": None if self.mean is None else [float(x) for x in self.mean],
-            "std": None if self.std is None else [float(x) for x in self.std],
-            "norm_vars": self.norm_vars,
-        }
-
-    def __call__(self, feats: np.ndarray) -> np.ndarray:
-        if self.mode == "none":
-            return feats.astype(np.float32, copy=False)
-        if self.mode == "global":
-            if feats.shape[1] != self.mean.shape[0]:
-                raise ValueError(f"features have {feats.shape[1]} dims but the CMVN statistics {self.mean.shape[0]}")
-            mean, std = self.mean, self.std
-        else:
-            mean = feats.mean(axis=0)
-            std = np.sqrt(np.maximum(feats.var(axis=0), 1e-10))
-        out = feats - mean
-        if self.norm_vars:
-            out = out / std
-        return out.astype(np.float32, copy=False)
-
 
 # ------------------------------------------------------------------------------------------------
 # Labels and CTC targets
@@ -190,7 +129,6 @@ class FeatsDataset(Dataset):
     def __init__(
         self,
         data_dir: Union[str, os.PathLike],
-        normalizer: Optional[FeatureNormalizer] = None,
         labels: Optional[Sequence[str]] = None,
         tokenizer: Optional[Tokenizer] = None,
         require_labels: bool = True,
@@ -209,7 +147,6 @@ class FeatsDataset(Dataset):
             raise DataDirError(f"{scp}: no utterances")
         self._feats = [feats[u] for u in self.utts]
         self.lengths = self._read_lengths()
-        self.normalizer = normalizer or FeatureNormalizer("none")
         self.specaug = specaug
         self.seed = int(seed)
 
@@ -263,27 +200,31 @@ class FeatsDataset(Dataset):
 
     def __getitem__(self, key: Union[int, Sequence[int]]) -> Dict[str, Any]:
         epoch, index = (0, int(key)) if isinstance(key, (int, np.integer)) else (int(key[0]), int(key[1]))
-        feats = self.normalizer(self.load_feats(index))
+        feats = self.load_feats(index)
+        mask = None
         if self.specaug is not None:
-            feats = self.specaug(feats, np.random.default_rng([self.seed, epoch, index]))
+            mask = self.specaug.mask(*feats.shape, np.random.default_rng([self.seed, epoch, index]))
         return {
             "utt": self.utts[index],
             "feats": feats,
+            "specaug_mask": mask,
             "label": None if self.label_ids is None else self.label_ids[index],
             "target": None if self.targets is None else self.targets[index],
         }
 
 
 def collate(items: Sequence[Mapping[str, Any]]) -> Dict[str, Any]:
-    """Pad a list of items into a batch dict:
-    utts, feats (B, T, D), lengths (B,), labels (B,) | None, targets (B, S) | None, target_lengths."""
+    """Pad a list of items into a batch dict: utts, feats (B, T, D), lengths (B,), specaug_mask
+    (B, T, D) | None, labels (B,) | None, targets (B, S) | None, target_lengths."""
     lengths = torch.tensor([it["feats"].shape[0] for it in items], dtype=torch.long)
     dim = items[0]["feats"].shape[1]
     feats = torch.zeros(len(items), int(lengths.max()), dim, dtype=torch.float32)
     for i, it in enumerate(items):
         feats[i, : it["feats"].shape[0]] = torch.from_numpy(it["feats"])
     batch: Dict[str, Any] = {"utts": [it["utt"] for it in items], "feats": feats, "lengths": lengths,
-                             "labels": None, "targets": None, "target_lengths": None}
+                             "specaug_mask": None, "labels": None, "targets": None, "target_lengths": None}
+    if items[0].get("specaug_mask") is not None:
+        batch["specaug_mask"] = pad_masks([it["specaug_mask"] for it in items])
     if items[0]["label"] is not None:
         batch["labels"] = torch.tensor([it["label"] for it in items], dtype=torch.long)
     if items[0]["target"] is not None:
@@ -294,3 +235,11 @@ def collate(items: Sequence[Mapping[str, Any]]) -> Dict[str, Any]:
                 targets[i, : len(it["target"])] = torch.tensor(it["target"], dtype=torch.long)
         batch["targets"], batch["target_lengths"] = targets, tlen
     return batch
+
+
+def pad_masks(masks: Sequence[np.ndarray]) -> torch.Tensor:
+    """(B, T, D) bool from (T_i, D) masks, False on padding."""
+    out = torch.zeros(len(masks), max(m.shape[0] for m in masks), masks[0].shape[1], dtype=torch.bool)
+    for i, m in enumerate(masks):
+        out[i, : m.shape[0]] = torch.from_numpy(m)
+    return out

@@ -3,6 +3,8 @@
 Time warping is left out (as WeNet/WeSpeaker do by default).  Masks are drawn from an explicit
 ``numpy.random.Generator``, so the data pipeline can seed one per utterance and epoch and the
 augmentation does not depend on which DataLoader worker loads the utterance (exact resumption).
+The data pipeline draws the masks (``batch["specaug_mask"]``) and the model fills them, after its
+normalisation (``mask_value`` 0 is the normalised mean).
 
 Config (the ``data.specaug`` section; ``null``/``false`` or all counts 0 disables it)::
 
@@ -58,24 +60,23 @@ class SpecAugment:
             self.num_time_masks > 0 and self.time_mask_width > 0 and self.time_mask_ratio > 0
         )
 
-    def __call__(self, feats: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """Masked copy of ``feats`` (T, D); the input is left unchanged."""
-        x = np.array(feats, dtype=np.float32, copy=True)
-        t, d = x.shape
-        if t == 0:
-            return x
-        fill = x.mean(axis=0) if self.mask_value == "mean" else np.zeros(d, dtype=np.float32)
+    def mask(self, num_frames: int, dim: int, rng: np.random.Generator) -> np.ndarray:
+        """(T, D) bool, True where masked.  The model fills the masks after normalising
+        (:func:`accent.models.normalize.apply_specaug_mask`), since normalisation is part of it."""
+        mask = np.zeros((num_frames, dim), dtype=bool)
+        if num_frames == 0:
+            return mask
         for _ in range(int(self.num_freq_masks)):
-            width = int(rng.integers(0, min(int(self.freq_mask_width), d) + 1))
+            width = int(rng.integers(0, min(int(self.freq_mask_width), dim) + 1))
             if width == 0:
                 continue
-            start = int(rng.integers(0, d - width + 1))
-            x[:, start:start + width] = fill[start:start + width]
-        max_t = min(int(self.time_mask_width), int(self.time_mask_ratio * t))
+            start = int(rng.integers(0, dim - width + 1))
+            mask[:, start:start + width] = True
+        max_t = min(int(self.time_mask_width), int(self.time_mask_ratio * num_frames))
         for _ in range(int(self.num_time_masks)):
             width = int(rng.integers(0, max_t + 1)) if max_t > 0 else 0
             if width == 0:
                 continue
-            start = int(rng.integers(0, t - width + 1))
-            x[start:start + width, :] = fill
-        return x
+            start = int(rng.integers(0, num_frames - width + 1))
+            mask[start:start + width, :] = True
+        return mask

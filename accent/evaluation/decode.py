@@ -1,7 +1,7 @@
 """Run a trained accent model over a data dir's features: predictions, posteriors, embeddings.
 
-The features are normalised with the checkpoint's own normaliser (the statistics the model was
-trained with), in eval mode, without SpecAugment.  ``predictions.tsv`` (natural-log posteriors,
+The model normalises the features itself (its normaliser holds the statistics it was trained
+with) and runs its inference function (``AccentModel.predict``, which export traces), in eval mode.  ``predictions.tsv`` (natural-log posteriors,
 ``logp_<label>`` columns, 8 significant digits: sums over a speaker's utterances stay exact where
 rounded probabilities would be 0), the Kaldi ``embeddings.ark/scp`` and the set's ``utt2spk`` are
 the outputs of a decode directory; the scores, per utterance and per speaker, are computed from
@@ -23,8 +23,10 @@ import numpy as np
 import torch
 
 from accent.data.kaldi_dir import DataDirError, read_mapping, write_mapping, write_text_atomic
-from accent.dataset import BucketBatchSampler, FeatsDataset, FeatureNormalizer, make_loader
-from accent.features.fbank import FbankConfig
+from accent.dataset import BucketBatchSampler, FeatsDataset, make_loader
+from accent.features.frontend import check_same_frontend, recorded_frontend
+
+from .subsample import subsample
 
 log = logging.getLogger(__name__)
 
@@ -51,28 +53,19 @@ class Decoded:
 
 def check_frontend(ckpt: Mapping[str, Any], data_dir: Path) -> None:
     """Refuse features made with other FBank options than the model's training features."""
-    path = Path(data_dir) / "conf" / "fbank.yaml"
     if not ckpt.get("frontend"):
         log.info("the checkpoint does not record its FBank options (trained before they were stored): "
                  "assuming %s was made like its training features", data_dir)
-        return
-    if path.is_file() and FbankConfig.from_yaml(path).to_dict() != ckpt["frontend"]:
-        raise DataDirError(f"{path}: the features were made with other FBank options than the model's "
-                           f"training features: {FbankConfig.from_yaml(path).to_dict()} vs {ckpt['frontend']}")
-
-
-def subsample(n: int, max_utts: Optional[int], seed: int = 0) -> List[int]:
-    """At most ``max_utts`` indices of ``range(n)``, drawn with ``seed``, in order."""
-    if not max_utts or n <= max_utts:
-        return list(range(n))
-    return sorted(np.random.default_rng(seed).choice(n, size=max_utts, replace=False).tolist())
+    check_same_frontend(ckpt.get("frontend"), recorded_frontend(data_dir),
+                        f"{Path(data_dir) / 'conf/fbank.yaml'}: the features were made with other FBank options "
+                        "than the model's training features", DataDirError)
 
 
 def model_batches(ckpt: Mapping[str, Any], data_dir: Path, device: torch.device,
                   labels: Optional[Sequence[str]] = None, max_utts: Optional[int] = None, seed: int = 0,
                   max_frames: Optional[int] = None) -> Iterator[Dict[str, Any]]:
     """Batches of ``data_dir``'s features as the checkpoint's model was trained on them (its FBank
-    options, input size and CMVN), by length and not shuffled, ``feats``/``lengths`` on ``device``.
+    options and input size), by length and not shuffled, ``feats``/``lengths`` on ``device``.
 
     ``labels``: read ``utt2accent`` where the set has one; ``max_utts``: a seeded subsample;
     ``max_frames``: padded frames per batch (default: the training config's dev batches).  Each
@@ -80,7 +73,7 @@ def model_batches(ckpt: Mapping[str, Any], data_dir: Path, device: torch.device,
     """
     data_dir = Path(data_dir)
     check_frontend(ckpt, data_dir)
-    dataset = FeatsDataset(data_dir, FeatureNormalizer.from_dict(ckpt["normalizer"]), labels,
+    dataset = FeatsDataset(data_dir, labels,
                            require_labels=False, require_targets=False,
                            label_source="the checkpoint's label list")
     if dataset.feat_dim != int(ckpt["input_dim"]):
@@ -119,13 +112,13 @@ def decode(model: torch.nn.Module, ckpt: Mapping[str, Any], data_dir: Path, devi
     post: List[np.ndarray] = []
     emb: List[np.ndarray] = []
     for batch in model_batches(ckpt, data_dir, device, labels, max_utts, seed):
-        out = model(batch["feats"], batch["lengths"])
+        logits, embedding = model.predict(batch["feats"], batch["lengths"])
         utts.extend(batch["utts"])
         index.extend(batch["index"])
         if batch["labels"] is not None:
             refs.extend(batch["labels"].tolist())
-        post.append(torch.log_softmax(out["logits"].float(), dim=-1).cpu().numpy())
-        emb.append(out["embedding"].float().cpu().numpy())
+        post.append(torch.log_softmax(logits.float(), dim=-1).cpu().numpy())
+        emb.append(embedding.float().cpu().numpy())
 
     order = np.argsort(index)  # back to feats.scp order (the batches are sorted by length)
     log_post = np.concatenate(post)[order]

@@ -32,7 +32,7 @@ def _normalise(z: np.ndarray) -> np.ndarray:
 
 
 def _system_decode(exp_dir: Path, set_name: str):
-    from accent.training.checkpoint import experiment_checkpoint
+    from accent.models.checkpoint import experiment_checkpoint
 
     try:
         ckpt = experiment_checkpoint(exp_dir).name

@@ -125,7 +125,7 @@ def embedding_plots(embeddings: np.ndarray, accents: Sequence[str], out_dir: Pat
     if len(embeddings) < 4 or embeddings.shape[1] < 3:
         raise ValueError(f"{name}: {len(embeddings)} embeddings of dimension {embeddings.shape[1]}: "
                          "too few to project to 3-D")
-    from .decode import subsample
+    from .subsample import subsample
     keep = subsample(len(embeddings), max_points, seed)
     x, acc = embeddings[keep].astype(np.float64), [accents[i] for i in keep]
     paths = []

@@ -110,7 +110,7 @@ def run_seed(root: Path, egs: Path, work: Path, configs: Sequence[str], seed: in
 def collect(seed_dirs: Sequence[Path], configs: Sequence[str]) -> List[Row]:
     """One row per system over the seeds' recipe directories: the linear floor, the phonotactic
     system (when trained), each config, and each config fused with the phonotactic system."""
-    from accent.training.config import experiment_name
+    from accent.utils.naming import experiment_name
 
     names = [experiment_name(c) for c in configs]
     names = ["phonotactic"] + names + [f"{n}_prlm_fusion" for n in names]

@@ -75,7 +75,7 @@ def commit_of(exp_dir: Path, checkpoint: str = "best.pt") -> str:
     commit = results.get("commit")
     ckpt_path = exp_dir / checkpoint
     if "commit" not in results and ckpt_path.is_file():  # results.json from before commits were recorded
-        from accent.training.checkpoint import load_checkpoint
+        from accent.models.checkpoint import load_checkpoint
         commit = load_checkpoint(ckpt_path).get("commit")
     if not commit:
         return NA
@@ -86,8 +86,8 @@ def commit_of(exp_dir: Path, checkpoint: str = "best.pt") -> str:
 def load_experiment(exp_dir: Path, sets: Sequence[str] = ("dev", "test"), checkpoint: Optional[str] = None
                     ) -> Experiment:
     """An experiment's row; ``checkpoint``: the scored one (default: the experiment's own,
-    :func:`accent.training.checkpoint.experiment_checkpoint`, as stage 6 scores it)."""
-    from accent.training.checkpoint import experiment_checkpoint
+    :func:`accent.models.checkpoint.experiment_checkpoint`, as stage 6 scores it)."""
+    from accent.models.checkpoint import experiment_checkpoint
 
     exp_dir = Path(exp_dir)
     if not exp_dir.is_dir():

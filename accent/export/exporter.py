@@ -62,7 +62,7 @@ def _fsync(path: Path) -> None:
 
 def write_torchscript(graph: InferenceGraph, meta: Mapping[str, Any], path: Union[str, Path]) -> None:
     """Trace the graph on its device and save it to ``path`` with the metadata (no check)."""
-    device = graph.mean.device
+    device = graph.device
     meta = {**meta, "torchscript_device": device.type}  # traced device constants (torch.arange's device)
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore", torch.jit.TracerWarning)  # shape-only branches, see module doc
@@ -116,7 +116,7 @@ def export_model(graph: InferenceGraph, meta: Mapping[str, Any], fmt: str, path:
     try:
         WRITERS[fmt](graph, meta, tmp)
         _fsync(tmp)
-        backend = OnnxBackend(tmp) if fmt == "onnx" else TorchScriptBackend(tmp, graph.mean.device.type)
+        backend = OnnxBackend(tmp) if fmt == "onnx" else TorchScriptBackend(tmp, graph.device.type)
         diff = max_difference(graph, backend, meta)
         if not diff <= tolerance:
             raise ExportMismatch(f"{path}: the exported model differs from PyTorch by {diff:.2e} > {tolerance:g}; "

@@ -41,15 +41,3 @@ def mean_std(stats: np.ndarray, floor: float = 1e-10) -> tuple:
     mean = stats[0, :-1] / count
     var = np.maximum(stats[1, :-1] / count - mean**2, floor)
     return mean, np.sqrt(var)
-
-
-def apply_cmvn(feats: np.ndarray, stats: np.ndarray, norm_vars: bool = True) -> np.ndarray:
-    """Normalise with global statistics (as Kaldi's apply-cmvn)."""
-    mean, std = mean_std(stats)
-    out = feats - mean
-    return (out / std if norm_vars else out).astype(np.float32)
-
-
-def utterance_cmvn(feats: np.ndarray, norm_vars: bool = True) -> np.ndarray:
-    """Normalise an utterance with its own statistics, as the AESRC baseline's accent track."""
-    return apply_cmvn(feats, accumulate_cmvn_stats([feats]), norm_vars)

@@ -6,7 +6,7 @@ embedding (B,E))`` on numpy arrays and has ``meta`` (:func:`accent.export.graph.
 file or an ``.onnx`` file.
 
 From an experiment directory the checkpoint is the one
-:func:`accent.training.checkpoint.experiment_checkpoint` picks (``avg_N.pt`` when the config
+:func:`accent.models.checkpoint.experiment_checkpoint` picks (``avg_N.pt`` when the config
 averages the last N epochs and it exists, else ``best.pt``): the model stage 6 scored.
 """
 
@@ -21,18 +21,13 @@ import torch
 
 from accent.export.exporter import EXTRA_FILE, is_onnx, is_torchscript, parse_metadata
 from accent.export.graph import METADATA_KEY, graph_from_checkpoint
-from accent.training.checkpoint import experiment_checkpoint  # noqa: F401 (the one rule, re-exported)
+from accent.models.checkpoint import experiment_checkpoint  # noqa: F401 (the one rule, re-exported)
+from accent.utils.device import resolve_device
 from accent.utils.integrity import check_onnx, check_zip_archive
 
 log = logging.getLogger(__name__)
 
 Outputs = Tuple[np.ndarray, np.ndarray]
-
-
-def resolve_device(device: str) -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 class TorchBackend:

@@ -19,11 +19,10 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 import numpy as np
 import torch
 
-from accent.dataset import FeatureNormalizer
 from accent.export.exporter import FILENAMES, export_onnx, export_torchscript
 from accent.export.graph import MIN_SECONDS, InferenceGraph, encoder_min_frames
 from accent.features.fbank import FbankConfig, compute_fbank
-from accent.training.bench import DEMO_ENCODERS, PAPER_ENCODERS, bench_model
+from accent.models.zoo import DEMO_ENCODERS, PAPER_ENCODERS, bench_model
 
 from .backends import OnnxBackend, TorchScriptBackend, resolve_device
 
@@ -63,7 +62,7 @@ def bench_encoder(encoder: Mapping[str, Any], device: str = "cpu", seconds: floa
     dev = resolve_device(device)
     input_dim = 40
     model = bench_model(encoder, input_dim, 8)
-    graph = InferenceGraph(model, FeatureNormalizer("utterance")).to(dev).eval()
+    graph = InferenceGraph(model).to(dev).eval()
     meta = {"labels": [str(i) for i in range(8)], "input_dim": input_dim,
             "min_frames": encoder_min_frames(model, int(MIN_SECONDS * 100)), "torchscript_device": dev.type}
     params = sum(p.numel() for p in model.parameters())

@@ -22,25 +22,25 @@ import numpy as np
 
 def random_model(path: Path, encoder: str = "crnn") -> Path:
     """A demo-size accent checkpoint with random weights (what ``--model`` needs: labels, FBank
-    options, normaliser), saved like a trained one."""
+    options), saved like a trained one."""
     import torch
 
     from accent.data.aesrc import AESRC_ACCENTS
-    from accent.dataset import FeatureNormalizer
     from accent.features.fbank import FbankConfig
-    from accent.training import resolve_config
-    from accent.training.bench import DEMO_ENCODERS
-    from accent.training.checkpoint import FORMAT, save_checkpoint
-    from accent.training.model_io import build_model
+    from accent.models.build import build_model
+    from accent.models.checkpoint import FORMAT, save_checkpoint
+    from accent.models.zoo import DEMO_ENCODERS
 
     torch.manual_seed(0)
-    cfg = resolve_config({"model": {"encoder": dict(DEMO_ENCODERS[encoder]), "pooling": "stats", "embed_dim": 64},
-                          "data": {"cmvn": "utterance"}})
+    # what load_model and the metadata read of a config (a trained model's holds every key)
+    cfg = {"task": "accent", "model": {"encoder": dict(DEMO_ENCODERS[encoder]), "pooling": "stats", "embed_dim": 64,
+                                       "ctc_weight": 0.0},
+           "data": {"cmvn": "utterance", "max_frames": 20000}}
     labels = list(AESRC_ACCENTS)
     model = build_model(cfg, 40, labels, None)
     save_checkpoint({"format": FORMAT, "config": cfg, "task": "accent", "labels": labels, "units": None,
-                     "normalizer": FeatureNormalizer("utterance").to_dict(), "frontend": FbankConfig().to_dict(),
-                     "input_dim": 40, "model": model.state_dict(), "epoch": 0}, path)
+                     "frontend": FbankConfig().to_dict(), "input_dim": 40, "model": model.state_dict(),
+                     "epoch": 0}, path)
     return path
 
 

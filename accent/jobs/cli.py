@@ -1,8 +1,8 @@
 """``python -m accent.jobs <backend> [run.pl arguments]``: what the ``utils/*.pl`` wrappers call.
 
     python -m accent.jobs local [options] [JOB=1:N] <log> <command...>   # utils/run.pl
-    python -m accent.jobs slurm ...                                      # utils/slurm.pl (once written)
-    python -m accent.jobs sge ...                                        # utils/queue.pl (once written)
+    python -m accent.jobs slurm ...                                      # utils/slurm.pl
+    python -m accent.jobs sge ...                                        # utils/queue.pl
     python -m accent.jobs exec --spec FILE --index I [--status-file F]   # one task, on a cluster node
 
 A backend is found by name in :data:`BACKENDS` and imported only when used, so a missing or

@@ -2,11 +2,16 @@
 
 ``AccentModel``::
 
-    feats ─> encoder (trainable AM) ─> frames ─┬─> fusion ─> pooling ─> embedding ─> head ─> accent loss, logits
-          └> reference encoder (frozen AM) ────┘
+    feats ─> normalize ─> encoder (trainable AM) ─> frames ─┬─> fusion ─> pooling ─> embedding ─> head ─> loss, logits
+                      └> reference encoder (frozen AM) ────┘
                                       frames ──> CTC head ─> phone CTC loss (multi-task, weight λ)
 
     loss = L_accent + λ·L_ctc   (λ = ctc_weight, default 0.1; 0 disables the CTC branch)
+
+The model takes raw FBank features: normalisation (``data.cmvn``: global CMVN with its statistics
+as buffers, per-utterance MVN, or none; :mod:`.normalize`) is its first module, so the statistics
+travel in the state dict and training, scoring and export run one function.  ``forward(batch) ->
+(loss, stats)`` trains; ``predict(feats, lengths) -> (logits, embedding)`` infers.
 
 The reference encoder is frozen: ``requires_grad_(False)``, always in eval mode (``train()`` does not
 switch it, so its batch-norm statistics never move), run under ``no_grad``, and left out of
@@ -31,7 +36,7 @@ Config (the ``model:`` section of a recipe YAML, a plain dict)::
 from __future__ import annotations
 
 import copy
-from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Union
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -39,7 +44,9 @@ import torch.nn as nn
 from .adversary import SpeakerAdversary
 from .ctc import CTCHead, ctc_loss, greedy_decode
 from .fusion import NoFusion
-from .registry import ENCODERS, FUSIONS, HEADS, POOLINGS
+from .normalize import NoNormalization, apply_specaug_mask
+from .registry import ENCODERS, FUSIONS, HEADS, NORMALIZERS, POOLINGS
+from .utils import valid_mask
 
 MODEL_KEYS = {
     "encoder", "reference_encoder", "fusion", "pooling", "embed_dim", "embed_norm",
@@ -82,8 +89,12 @@ class AccentModel(nn.Module):
         ctc_head: Optional[CTCHead] = None,
         ctc_weight: float = 0.1,
         adversary: Optional[SpeakerAdversary] = None,
+        normalize: Optional[nn.Module] = None,
+        specaug_value: str = "zero",
     ):
         super().__init__()
+        self.normalize = normalize if normalize is not None else NoNormalization(0)
+        self.specaug_value = specaug_value
         self.adversary = adversary
         self.encoder = encoder
         self.reference_encoder = reference_encoder
@@ -129,13 +140,18 @@ class AccentModel(nn.Module):
         return getattr(self.fusion, "last_attention", None)
 
     # -- forward ------------------------------------------------------------------------------------
-    def encode(self, feats: torch.Tensor, lengths: torch.Tensor):
-        """Frames after fusion, their lengths, and the trainable encoder's own frames."""
-        frames, flen = self.encoder(feats, lengths)
+    def encode(self, feats: torch.Tensor, lengths: torch.Tensor, specaug_mask: Optional[torch.Tensor] = None):
+        """Frames after fusion, their lengths, and the trainable encoder's own frames, from raw
+        features: normalised here (and SpecAugment's masks filled, in training)."""
+        valid = valid_mask(lengths, feats.size(1))
+        x = self.normalize(feats, valid)
+        if specaug_mask is not None:
+            x = apply_specaug_mask(x, specaug_mask, valid, self.specaug_value)
+        frames, flen = self.encoder(x, lengths)
         fused = frames
         if self.uses_reference:
             with torch.no_grad():
-                ref, rlen = self.reference_encoder(feats, lengths)
+                ref, rlen = self.reference_encoder(x, lengths)
             # a data-dependent check, left out of traced and exported graphs
             exporting = torch.jit.is_tracing() or torch.compiler.is_exporting()
             if not exporting and not torch.equal(rlen.to(flen.device), flen):
@@ -144,27 +160,27 @@ class AccentModel(nn.Module):
         return fused, flen, frames
 
     def embed(self, feats: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """(B, embed_dim) accent embeddings."""
+        """(B, embed_dim) accent embeddings of raw features (B, T, D) with ``lengths`` valid frames."""
         fused, flen, _ = self.encode(feats, lengths)
         return self.embedding(self.pooling(fused, flen))
 
-    def forward(
-        self,
-        feats: torch.Tensor,
-        lengths: torch.Tensor,
-        labels: Optional[torch.Tensor] = None,
-        ctc_targets: Optional[torch.Tensor] = None,
-        ctc_target_lengths: Optional[torch.Tensor] = None,
-        speakers: Optional[torch.Tensor] = None,
-    ) -> Dict[str, Optional[torch.Tensor]]:
-        """Returns dict(loss, accent_loss, ctc_loss, adversary_loss, logits, embedding, ctc_log_probs,
-        ctc_lengths).
+    def predict(self, feats: torch.Tensor, lengths: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Margin-free logits (B, C) (argmax = the predicted accent) and embeddings (B, E): the
+        inference function that scoring, the analyses and export share."""
+        embedding = self.embed(feats, lengths)
+        return self.head.logits(embedding), embedding
 
-        ``logits`` are the margin-free scores (argmax = predicted accent); losses are None when their
-        targets are not given (``loss`` is None when neither is).  ``speakers`` (training-speaker
-        indices) feed the speaker adversary, when the model has one.
+    def forward(self, batch: Mapping[str, Any]) -> Tuple[Optional[torch.Tensor], Dict[str, Any]]:
+        """``(loss, stats)`` of a batch (the data pipeline's dict: ``feats``, ``lengths``, and as
+        available ``specaug_mask``, ``labels``, ``targets``/``target_lengths`` (CTC), ``speakers``).
+
+        ``loss`` = L_accent + λ·L_ctc (+ the speaker adversary's, in training); None without targets.
+        ``stats``: ``accent_loss``, ``ctc_loss``, ``adversary_loss`` (None where not computed),
+        ``logits`` (margin-free), ``embedding``, ``ctc_log_probs``/``ctc_lengths`` (with a CTC head).
         """
-        fused, flen, frames = self.encode(feats, lengths)
+        labels = batch.get("labels")
+        fused, flen, frames = self.encode(batch["feats"], batch["lengths"],
+                                          batch.get("specaug_mask") if self.training else None)
         embedding = self.embedding(self.pooling(fused, flen))
         accent_loss = None
         if labels is not None:
@@ -174,20 +190,19 @@ class AccentModel(nn.Module):
         ctc_log_probs = ctc_lengths = ctc_value = None
         if self.ctc_head is not None:
             ctc_log_probs, ctc_lengths = self.ctc_head(frames, flen)
-            if ctc_targets is not None:
-                if ctc_target_lengths is None:
-                    raise ValueError("ctc_targets given without ctc_target_lengths")
-                ctc_value = ctc_loss(ctc_log_probs, ctc_lengths, ctc_targets, ctc_target_lengths, blank=self.ctc_head.blank)
+            if batch.get("targets") is not None:
+                ctc_value = ctc_loss(ctc_log_probs, ctc_lengths, batch["targets"], batch["target_lengths"],
+                                     blank=self.ctc_head.blank)
         adversary_loss = None
-        if self.adversary is not None and speakers is not None:
+        speakers = batch.get("speakers")
+        if self.adversary is not None and speakers is not None and self.training:
             adversary_loss = self.adversary(embedding, speakers)
         loss = None
         for value, weight in ((accent_loss, 1.0), (ctc_value, self.ctc_weight),
                               (adversary_loss, self.adversary.weight if self.adversary is not None else 0.0)):
             if value is not None:
                 loss = weight * value if loss is None else loss + weight * value
-        return {
-            "loss": loss,
+        return loss, {
             "accent_loss": accent_loss,
             "ctc_loss": ctc_value,
             "adversary_loss": adversary_loss,
@@ -199,8 +214,11 @@ class AccentModel(nn.Module):
 
     # -- building -----------------------------------------------------------------------------------
     @classmethod
-    def from_config(cls, cfg: Mapping[str, Any], input_dim: int, num_classes: int, num_units: Optional[int] = None) -> "AccentModel":
-        """Build from the ``model:`` dict (or a whole config holding one); see the module docstring."""
+    def from_config(cls, cfg: Mapping[str, Any], input_dim: int, num_classes: int, num_units: Optional[int] = None,
+                    normalize: str = "none", specaug_value: str = "zero") -> "AccentModel":
+        """Build from the ``model:`` dict (or a whole config holding one); see the module docstring.
+        ``normalize``: the normaliser's registry name (``data.cmvn``); ``specaug_value``:
+        ``data.specaug.mask_value``."""
         cfg = _model_section(cfg)
         unknown = set(cfg) - MODEL_KEYS
         if unknown:
@@ -238,27 +256,40 @@ class AccentModel(nn.Module):
             adversary = SpeakerAdversary(embed_dim, int(adv_cfg.pop("num_speakers")), **adv_cfg)
         return cls(encoder, pooling, head, embed_dim=embed_dim, reference_encoder=reference, fusion=fusion,
                    embed_norm=cfg.get("embed_norm", "bn"), ctc_head=ctc_head, ctc_weight=ctc_weight,
-                   adversary=adversary)
+                   adversary=adversary, normalize=NORMALIZERS.build(normalize, input_dim),
+                   specaug_value=specaug_value)
 
 
 class AsrModel(nn.Module):
-    """Encoder + CTC head: phone-CTC pretraining of an acoustic model (stage 4)."""
+    """Normaliser + encoder + CTC head: phone-CTC pretraining of an acoustic model (stage 4)."""
 
-    def __init__(self, encoder: nn.Module, num_units: int, blank: int = 0, dropout: float = 0.0):
+    def __init__(self, encoder: nn.Module, num_units: int, blank: int = 0, dropout: float = 0.0,
+                 normalize: Optional[nn.Module] = None, specaug_value: str = "zero"):
         super().__init__()
+        self.normalize = normalize if normalize is not None else NoNormalization(0)
+        self.specaug_value = specaug_value
         self.encoder = encoder
         self.ctc_head = CTCHead(encoder.output_dim, num_units, blank=blank, dropout=dropout)
 
-    def forward(self, feats, lengths, targets=None, target_lengths=None) -> Dict[str, Optional[torch.Tensor]]:
-        """Returns dict(loss, ctc_loss, ctc_log_probs, ctc_lengths); loss is None without targets."""
-        frames, flen = self.encoder(feats, lengths)
-        log_probs, olen = self.ctc_head(frames, flen)
+    def ctc_outputs(self, feats: torch.Tensor, lengths: torch.Tensor, specaug_mask: Optional[torch.Tensor] = None
+                    ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """CTC log-probabilities (B, T', U) and their lengths, from raw features."""
+        valid = valid_mask(lengths, feats.size(1))
+        x = self.normalize(feats, valid)
+        if specaug_mask is not None:
+            x = apply_specaug_mask(x, specaug_mask, valid, self.specaug_value)
+        frames, flen = self.encoder(x, lengths)
+        return self.ctc_head(frames, flen)
+
+    def forward(self, batch: Mapping[str, Any]) -> Tuple[Optional[torch.Tensor], Dict[str, Any]]:
+        """``(loss, stats)`` as :meth:`AccentModel.forward`: loss = the CTC loss (None without
+        ``targets``); stats ``ctc_loss``, ``ctc_log_probs``, ``ctc_lengths``."""
+        log_probs, olen = self.ctc_outputs(batch["feats"], batch["lengths"],
+                                           batch.get("specaug_mask") if self.training else None)
         loss = None
-        if targets is not None:
-            if target_lengths is None:
-                raise ValueError("targets given without target_lengths")
-            loss = ctc_loss(log_probs, olen, targets, target_lengths, blank=self.ctc_head.blank)
-        return {"loss": loss, "ctc_loss": loss, "ctc_log_probs": log_probs, "ctc_lengths": olen}
+        if batch.get("targets") is not None:
+            loss = ctc_loss(log_probs, olen, batch["targets"], batch["target_lengths"], blank=self.ctc_head.blank)
+        return loss, {"ctc_loss": loss, "ctc_log_probs": log_probs, "ctc_lengths": olen}
 
     def trainable_parameters(self) -> Iterator[nn.Parameter]:
         return (p for p in self.parameters() if p.requires_grad)
@@ -266,18 +297,20 @@ class AsrModel(nn.Module):
     @torch.no_grad()
     def decode(self, feats: torch.Tensor, lengths: torch.Tensor) -> List[List[int]]:
         """Greedy CTC decoding -> list of unit-id sequences."""
-        out = self.forward(feats, lengths)
-        return greedy_decode(out["ctc_log_probs"], out["ctc_lengths"], blank=self.ctc_head.blank)
+        log_probs, olen = self.ctc_outputs(feats, lengths)
+        return greedy_decode(log_probs, olen, blank=self.ctc_head.blank)
 
     @classmethod
-    def from_config(cls, cfg: Mapping[str, Any], input_dim: int, num_units: int) -> "AsrModel":
+    def from_config(cls, cfg: Mapping[str, Any], input_dim: int, num_units: int, normalize: str = "none",
+                    specaug_value: str = "zero") -> "AsrModel":
         """Build from a dict with ``encoder`` (and optional ``blank``, ``ctc_dropout``); a whole
         config with a ``model:`` section works too (only its encoder is used)."""
         cfg = _model_section(cfg)
         if "encoder" not in cfg:
             raise KeyError("ASR model config needs an 'encoder'")
         encoder = ENCODERS.build_from_config(cfg["encoder"], input_dim)
-        return cls(encoder, num_units, blank=int(cfg.get("blank", 0)), dropout=float(cfg.get("ctc_dropout", 0.0)))
+        return cls(encoder, num_units, blank=int(cfg.get("blank", 0)), dropout=float(cfg.get("ctc_dropout", 0.0)),
+                   normalize=NORMALIZERS.build(normalize, input_dim), specaug_value=specaug_value)
 
 
 def _unwrap_state_dict(state: Mapping[str, Any]) -> Mapping[str, torch.Tensor]:

@@ -25,7 +25,7 @@ from typing import List, Sequence, Union
 
 import sentencepiece as spm
 
-from accent.data.kaldi_dir import DataDirError, read_mapping
+from accent.utils.files import DataDirError, read_mapping
 from accent.text.normalize import UNK_WORD, is_transcribed
 from accent.text.units import BLANK, SOS_EOS, UNK, write_bytes_if_changed, write_text_if_changed, write_units
 

@@ -66,7 +66,7 @@ from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
-from accent.data.kaldi_dir import DataDirError, read_mapping
+from accent.utils.files import DataDirError, read_mapping
 from accent.text.normalize import UNK_WORD, is_transcribed
 from accent.text.units import BLANK, write_text_if_changed, write_units
 

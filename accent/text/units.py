@@ -20,7 +20,7 @@ import os
 from pathlib import Path
 from typing import Dict, List, Sequence
 
-from accent.data.kaldi_dir import DataDirError, write_bytes_atomic
+from accent.utils.files import DataDirError, write_bytes_if_changed, write_text_if_changed  # noqa: F401  (re-exported)
 
 BLANK = "<blank>"
 UNK = "<unk>"
@@ -67,18 +67,3 @@ def symbol_to_id(path: os.PathLike) -> Dict[str, int]:
     return {sym: i for i, sym in enumerate(read_units(path))}
 
 
-def write_text_if_changed(path: os.PathLike, content: str) -> bool:
-    """Atomically write ``content`` unless the file already holds exactly it.
-
-    Used by the lang-dir preparation so that rerunning a stage is a true no-op
-    (same bytes, same timestamps). Returns whether the file was written.
-    """
-    return write_bytes_if_changed(path, content.encode("utf-8"))
-
-
-def write_bytes_if_changed(path: os.PathLike, data: bytes) -> bool:
-    path = Path(path)
-    if path.is_file() and path.read_bytes() == data:
-        return False
-    write_bytes_atomic(path, data)
-    return True

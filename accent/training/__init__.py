@@ -7,7 +7,7 @@ from .checkpoint import (
 from .config import (
     ConfigError, deep_merge, dump_config, experiment_name, load_config, parse_overrides, resolve_config,
 )
-from .model_io import build_model, count_parameters, load_model
+from accent.models.build import build_model, count_parameters, load_model
 from .scheduler import WarmupScheduler
 from .trainer import Trainer, resolve_device
 

@@ -14,7 +14,6 @@ waiting for data.
 
 from __future__ import annotations
 
-import copy
 import multiprocessing as mp
 import resource
 import time
@@ -22,45 +21,12 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 import torch
 
-# Encoder configs.  Paper size: the classes' defaults (Jasper 5x3; CRNN ResNet-34 + BiGRU 256;
-# Transformer 12 x 256, as in the AESRC baseline).  Demo size: what egs/aesrc/conf/demo trains
-# (tests/test_train_config.py checks that the two stay the same).
-PAPER_ENCODERS: Dict[str, Dict[str, Any]] = {
-    "jasper": {"name": "jasper"},
-    "crnn": {"name": "crnn", "depth": 34},
-    "transformer": {"name": "transformer", "num_layers": 12},
-}
-DEMO_ENCODERS: Dict[str, Dict[str, Any]] = {
-    "jasper": {
-        "name": "jasper", "channels": [48, 48, 64, 64, 96], "kernels": [7, 7, 9, 9, 11], "repeat": 1,
-        "dropout": 0.1, "prologue_channels": 48, "epilogue_channels": 96, "epilogue_kernel": 9,
-        "output_dim": 96, "prologue_dropout": 0.1, "epilogue_dropout": 0.1,
-    },
-    "crnn": {"name": "crnn", "depth": 10, "channels": [8, 8, 16, 32], "dense_dim": 64, "gru_hidden": 64},
-    "transformer": {"name": "transformer", "d_model": 64, "num_layers": 2, "num_heads": 4, "ff_dim": 256,
-                    "dropout": 0.1},
-}
-QUICK_ENCODERS: Dict[str, Dict[str, Any]] = {
-    "jasper": {"name": "jasper", "channels": [16, 16], "kernels": [5, 5], "repeat": 1, "dropout": 0.1,
-               "prologue_channels": 16, "epilogue_channels": 16, "epilogue_kernel": 5, "output_dim": 16},
-    "crnn": {"name": "crnn", "blocks": [1, 1], "channels": [4, 8], "time_strides": [2, 2], "freq_strides": [2, 2],
-             "dense_dim": 16, "gru_hidden": 8},
-    "transformer": {"name": "transformer", "d_model": 16, "num_layers": 1, "num_heads": 2, "ff_dim": 32},
-}
-
+from accent.models.zoo import DEMO_ENCODERS, PAPER_ENCODERS, QUICK_ENCODERS, bench_model  # noqa: F401
 
 def _peak_memory_mb(device: torch.device) -> float:
     if device.type == "cuda":
         return torch.cuda.max_memory_allocated(device) / 2**20
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # ru_maxrss is in KiB on Linux
-
-
-def bench_model(encoder: Mapping[str, Any], input_dim: int, num_classes: int):
-    from accent.models import AccentModel
-
-    cfg = {"encoder": copy.deepcopy(dict(encoder)), "pooling": "stats", "head": "softmax", "embed_dim": 256,
-           "ctc_weight": 0.0}
-    return AccentModel.from_config(cfg, input_dim, num_classes)
 
 
 def _autocast(device: torch.device, amp: str):
@@ -89,7 +55,7 @@ def _bench_case(case: Mapping[str, Any]) -> Dict[str, Any]:
 
     def step(x, lens, y):
         with _autocast(device, amp):
-            loss = model(x, lens, y)["loss"]
+            loss = model({"feats": x, "lengths": lens, "labels": y})[0]
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -118,9 +84,9 @@ def _bench_case(case: Mapping[str, Any]) -> Dict[str, Any]:
 
 
 def _bench_loader(case, model, step, sync, device) -> Dict[str, Any]:
-    from accent.dataset import BucketBatchSampler, FeatsDataset, FeatureNormalizer, SpecAugment, make_loader
+    from accent.dataset import BucketBatchSampler, FeatsDataset, SpecAugment, make_loader
 
-    ds = FeatsDataset(case["data_dir"], FeatureNormalizer("utterance"), labels=None, tokenizer=None,
+    ds = FeatsDataset(case["data_dir"], labels=None, tokenizer=None,
                       specaug=SpecAugment(), require_labels=False, require_targets=False)
     # at least two utterances per batch (the embedding's batch norm needs them in training)
     frames = max(int(case["batch"] * case["seconds"] * 100), 2 * max(ds.lengths))

@@ -1,116 +1,27 @@
-"""Checkpoints: atomic saving, ``weights_only`` loading, pruning, averaging, RNG states.
+"""Resumption state: pruning, the checkpoint to resume from, and RNG states as plain types.
 
-A checkpoint is a dict of plain types and tensors only (``torch.load(..., weights_only=True)``
-loads it)::
-
-    format        "accent-checkpoint-v1"
-    config        the resolved experiment config (dict)
-    task          "accent" | "asr"
-    labels        accent label list (scoring order) or None
-    units         CTC unit list (units.txt order) or None
-    normalizer    feature normalisation (mode, mean, std lists)
-    input_dim     feature dimension
-    model         model state dict
-    optimizer, scheduler, scaler     training state (absent from averaged checkpoints)
-    epoch         the epoch this checkpoint belongs to (1-based)
-    batches_done  0 at an epoch's end; > 0 for a mid-epoch ``last.pt`` (batches of ``epoch`` done)
-    step          optimizer steps so far
-    epoch_stats   the running statistics of an unfinished epoch (mid-epoch checkpoints)
-    history       one record per finished epoch (as in train_log.jsonl)
-    best          {"metric", "value", "epoch"} of the best epoch so far
-    rng           python / numpy / torch (/ cuda) RNG states
-
-Files in ``exp/<name>/``: ``epoch_N.pt`` (the newest K kept), ``best.pt`` (hard link to the best
-epoch, or a copy where links are impossible), ``last.pt`` (newest state, for ``--resume``),
-``avg_N.pt`` (with ``train.average_last: N``).  :func:`experiment_checkpoint` is the one rule for
-the model of an experiment, used by scoring (stage 6), RESULTS.md, export and ``accent-id``.
+The checkpoint files themselves (format, atomic saving, verified loading, averaging, the
+experiment's checkpoint rule) are :mod:`accent.models.checkpoint`, which inference and scoring
+use without this training package.
 """
 
 from __future__ import annotations
 
-import errno
 import logging
-import os
 import random
-import re
-import shutil
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Mapping, Optional
 
 import numpy as np
 import torch
 
+from accent.models.checkpoint import (  # noqa: F401  (re-exported for the trainer and its tests)
+    FORMAT, PathLike, average_checkpoints, epoch_checkpoints, experiment_checkpoint, intact, link_or_copy,
+    load_checkpoint, save_checkpoint,
+)
 from accent.utils.integrity import DamagedFileError, check_zip_archive
 
 log = logging.getLogger(__name__)
-
-FORMAT = "accent-checkpoint-v1"
-_EPOCH_RE = re.compile(r"^epoch_(\d+)\.pt$")
-
-PathLike = Union[str, os.PathLike]
-
-
-def save_checkpoint(state: Mapping[str, Any], path: PathLike) -> Path:
-    """``torch.save`` to a temporary file, fsync, then rename: a reader never sees half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        with open(tmp, "wb") as f:
-            torch.save(dict(state), f)
-            f.flush()
-            os.fsync(f.fileno())
-    except (OSError, RuntimeError) as e:
-        full = _disk_full(e, path.parent)  # before the unlink frees the half-written file's space
-        tmp.unlink(missing_ok=True)  # half a checkpoint must not take the space of the next one
-        if full:
-            raise OSError(errno.ENOSPC, f"no space left on the device of {path.parent} while saving {path.name} "
-                          "(free some space, then continue with --resume)", str(path)) from None
-        raise
-    os.replace(tmp, path)
-    return path
-
-
-def _disk_full(e: BaseException, where: Path) -> bool:
-    """ENOSPC/EDQUOT from Python, or a failed torch writer (a RuntimeError such as "unexpected pos")
-    on a device with (almost) no space left."""
-    if getattr(e, "errno", None) in (errno.ENOSPC, errno.EDQUOT):
-        return True
-    try:
-        return shutil.disk_usage(where).free < 1 << 20
-    except OSError:
-        return False
-
-
-def load_checkpoint(path: PathLike, map_location: Union[str, torch.device] = "cpu") -> Dict[str, Any]:
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: checkpoint not found")
-    check_zip_archive(path)  # torch.load does not check the CRCs: a damaged tensor would load
-    return torch.load(path, map_location=map_location, weights_only=True)
-
-
-def link_or_copy(src: PathLike, dst: PathLike) -> None:
-    """Make ``dst`` the same file as ``src`` (hard link, else copy), atomically replacing ``dst``."""
-    src, dst = Path(src), Path(dst)
-    tmp = dst.with_name(dst.name + ".tmp")
-    if tmp.exists():
-        tmp.unlink()
-    try:
-        os.link(src, tmp)
-    except OSError:
-        shutil.copyfile(src, tmp)
-    os.replace(tmp, dst)
-
-
-def epoch_checkpoints(exp_dir: PathLike) -> List[Tuple[int, Path]]:
-    """``[(epoch, path)]`` of the ``epoch_N.pt`` files, by epoch."""
-    out = []
-    for p in Path(exp_dir).glob("epoch_*.pt"):
-        m = _EPOCH_RE.match(p.name)
-        if m:
-            out.append((int(m.group(1)), p))
-    return sorted(out)
 
 
 def prune_checkpoints(exp_dir: PathLike, keep: int) -> List[Path]:
@@ -147,42 +58,8 @@ def latest_checkpoint(exp_dir: PathLike) -> Optional[Path]:
     return None
 
 
-def intact(path: PathLike) -> bool:
-    """Whether ``path`` is a complete checkpoint archive (every CRC-32 right)."""
-    try:
-        check_zip_archive(path)
-    except DamagedFileError:
-        return False
-    return True
 
 
-def average_checkpoints(paths: Sequence[PathLike]) -> Dict[str, Any]:
-    """A checkpoint whose model weights are the mean of those of ``paths`` (floating tensors;
-    integer buffers such as BN's ``num_batches_tracked`` come from the last one).  Config, labels,
-    units and normaliser come from the last checkpoint; the training state is dropped."""
-    if not paths:
-        raise ValueError("no checkpoints to average")
-    ckpts = [load_checkpoint(p) for p in paths]
-    states = [c["model"] for c in ckpts]
-    keys = list(states[-1])
-    for p, s in zip(paths, states):
-        if list(s) != keys:
-            raise ValueError(f"{p}: its model has other parameters than {paths[-1]}; cannot average")
-    avg: Dict[str, torch.Tensor] = {}
-    for k in keys:
-        last = states[-1][k]
-        if torch.is_floating_point(last):
-            acc = torch.zeros_like(last, dtype=torch.float64)
-            for s in states:
-                acc += s[k].to(torch.float64)
-            avg[k] = (acc / len(states)).to(last.dtype)
-        else:
-            avg[k] = last.clone()
-    out = {k: v for k, v in ckpts[-1].items()
-           if k not in ("model", "optimizer", "scheduler", "scaler", "rng", "rng_ranks", "epoch_stats")}
-    out["model"] = avg
-    out["averaged_from"] = [str(p) for p in paths]
-    return out
 
 
 # ------------------------------------------------------------------------------------------------
@@ -217,28 +94,108 @@ def set_rng_state(state: Mapping[str, Any]) -> None:
             torch.cuda.set_rng_state_all([c.cpu() for c in cuda])
 
 
-def experiment_checkpoint(exp_dir: Union[str, Path], checkpoint: Optional[str] = None) -> Path:
-    """The checkpoint of an experiment directory that stands for it: ``checkpoint`` (a file name in
-    it) when given, else ``avg_N.pt`` when its config averages the last N epochs
-    (``train.average_last``, as the AESRC baseline reports) and it exists, else ``best.pt`` (the
-    best dev epoch)."""
-    import yaml
 
-    exp_dir = Path(exp_dir)
-    if checkpoint:
-        path = exp_dir / checkpoint
-        if not path.is_file():
-            raise FileNotFoundError(f"{path}: no such checkpoint")
-        return path
-    average = 0
-    if (exp_dir / "config.yaml").is_file():
-        cfg = yaml.safe_load((exp_dir / "config.yaml").read_text(encoding="utf-8")) or {}
-        average = int(((cfg.get("train") or {}).get("average_last")) or 0)
-    candidates = ([exp_dir / f"avg_{average}.pt"] if average > 0 else []) + [exp_dir / "best.pt"]
-    for path in candidates:
-        if path.is_file():
-            if path != candidates[0]:
-                log.warning("%s: its config averages the last %d epochs but %s is missing: using %s",
-                            exp_dir, average, candidates[0].name, path.name)
-            return path
-    raise FileNotFoundError(f"{exp_dir}: no {' or '.join(p.name for p in candidates)} (has training finished?)")
+
+# ------------------------------------------------------------------------------------------------
+# Resumption of a training run
+
+# config keys that may change between a run and its resumption
+RESUMABLE_CHANGES = {
+    "train.epochs", "train.keep_checkpoints", "train.log_interval_steps", "train.save_interval_steps",
+    "train.average_last", "data.num_workers", "data.prefetch_factor", "asr_checkpoint", "reference_checkpoint", "lang_dir",
+    "description",
+}
+
+
+def _flatten(d: Mapping[str, Any], prefix: str = "") -> Dict[str, Any]:
+    out = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, Mapping):
+            out.update(_flatten(v, key + "."))
+        else:
+            out[key] = v
+    return out
+
+
+def config_differences(a: Mapping[str, Any], b: Mapping[str, Any]) -> List[str]:
+    fa, fb = _flatten(a), _flatten(b)
+    return sorted(k for k in set(fa) | set(fb) if fa.get(k, "<unset>") != fb.get(k, "<unset>"))
+
+
+def restore(path: Path, cfg: Mapping[str, Any], labels, units, opt, rank: int, world_size: int):
+    """Load the training state of checkpoint ``path`` into ``opt`` (model, optimiser, scheduler,
+    scaler) and the RNGs; returns ``(progress, history, best)``.  A config that differs in more
+    than :data:`RESUMABLE_CHANGES`, other labels or units, or a mid-epoch state of another number of
+    processes are errors saying what to do."""
+    from .config import ConfigError
+    from .distributed import rank_seed, seed_everything
+    from .loop import EpochStats, Progress
+
+    ckpt = load_checkpoint(path, map_location="cpu")
+    diff = [k for k in config_differences(ckpt["config"], cfg) if k not in RESUMABLE_CHANGES]
+    if diff:
+        raise ConfigError(f"--resume: the config differs from the one of {path} in {', '.join(diff)}; "
+                          "use a new --exp-dir for a new config")
+    if ckpt.get("labels") != labels or ckpt.get("units") != units:
+        raise ConfigError(f"--resume: the label or unit list differs from the one of {path}")
+    opt.model.load_state_dict(ckpt["model"])
+    opt.optimizer.load_state_dict(ckpt["optimizer"])
+    opt.scheduler.load_state_dict(ckpt["scheduler"])
+    if ckpt["scheduler"].get("total_steps") != opt.scheduler.total_steps:
+        log.warning("--resume: train.epochs changed: the learning-rate schedule now spans %d steps",
+                    opt.scheduler.total_steps)
+    if ckpt.get("scaler") and opt.scaler.is_enabled():
+        opt.scaler.load_state_dict(ckpt["scaler"])
+    progress = Progress(step=int(ckpt["step"]))
+    saved_world = int(ckpt.get("world_size") or 1)
+    if ckpt["batches_done"]:
+        if saved_world != world_size:
+            # the ranks' batches of that epoch differ with the number of processes
+            raise ConfigError(f"--resume: {path} is from the middle of epoch {ckpt['epoch']} of a run with "
+                              f"{saved_world} process(es); resume it with as many (this run has "
+                              f"{world_size}), or remove it to restart from the last epoch_N.pt")
+        progress.epoch, progress.batches_done = int(ckpt["epoch"]), int(ckpt["batches_done"])
+        # the saved sums are over all ranks: rank 0 carries them on, the others start afresh
+        progress.stats = EpochStats(ckpt["epoch_stats"] if rank == 0 else None)
+    else:
+        progress.epoch = int(ckpt["epoch"]) + 1
+    ranks = ckpt.get("rng_ranks")
+    if ranks and len(ranks) == world_size:
+        set_rng_state(ranks[rank])
+    else:
+        set_rng_state(ckpt["rng"])
+        if world_size > 1:
+            seed_everything(rank_seed(int(cfg["seed"]), rank, progress.step))
+            log.info("--resume: %s holds the RNG states of %d process(es), this run has %d: the ranks "
+                     "draw new random numbers", path, saved_world, world_size)
+    where = (f"epoch {progress.epoch}, batch {progress.batches_done}" if progress.batches_done
+             else f"the start of epoch {progress.epoch}")
+    log.info("resumed from %s (step %d): continuing at %s", path, progress.step, where)
+    return progress, list(ckpt["history"]), dict(ckpt["best"])
+
+
+def repair_best(exp_dir: Path, best: Dict[str, Any]) -> Dict[str, Any]:
+    """best.pt damaged (it shares its file with epoch_N.pt and last.pt, hard-linked): link it
+    again to its intact epoch checkpoint, else forget the best so that a new one is saved."""
+    path = exp_dir / "best.pt"
+    if not path.is_file() or intact(path):
+        return best
+    epoch_ckpt = exp_dir / f"epoch_{best.get('epoch')}.pt"
+    if epoch_ckpt.is_file() and intact(epoch_ckpt):
+        link_or_copy(epoch_ckpt, path)
+        log.warning("%s was damaged: linked again to %s", path, epoch_ckpt)
+        return best
+    log.warning("%s is damaged and its epoch's checkpoint is gone: the best of the epochs still to "
+                "train becomes best.pt", path)
+    path.unlink()
+    return {"metric": best.get("metric"), "value": None, "epoch": None}
+
+
+def save_epoch(state: Mapping[str, Any], exp_dir: Path, epoch: int, is_best: bool, keep: int) -> None:
+    """``epoch_N.pt``, with ``last.pt`` (and ``best.pt``) linked to it; the oldest pruned."""
+    path = save_checkpoint(state, exp_dir / f"epoch_{epoch}.pt")
+    link_or_copy(path, exp_dir / "last.pt")
+    if is_best:
+        link_or_copy(path, exp_dir / "best.pt")
+    prune_checkpoints(exp_dir, keep)

@@ -28,7 +28,11 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Union
 
 import yaml
 
+from accent.models import NORMALIZERS
 from accent.models.registry import unknown_keys_message
+from accent.utils.naming import experiment_name  # noqa: F401  (re-exported)
+
+from .optim import OPTIMIZERS
 
 TASKS = ("asr", "accent")
 METHODS = ("scratch", "asr_init", "mtl", "hybrid")
@@ -239,12 +243,12 @@ def resolve_config(cfg: Mapping[str, Any], where: str = "config") -> Dict[str, A
         raise ConfigError(f"{where}: data.features must be precomputed or online, got {cfg['data']['features']!r}")
     if cfg["data"]["features"] == "precomputed" and (cfg["data"]["crop"] or cfg["data"]["augment"]):
         raise ConfigError(f"{where}: data.crop and data.augment need data.features: online (they act on the audio)")
-    if cfg["data"]["cmvn"] not in ("global", "utterance", "none"):
-        raise ConfigError(f"{where}: data.cmvn must be global, utterance or none")
+    if cfg["data"]["cmvn"] not in NORMALIZERS.names():
+        raise ConfigError(f"{where}: data.cmvn must be one of {', '.join(NORMALIZERS.names())}")
     if cfg["train"]["amp"] not in ("bf16", "fp16", "none", None, False):
         raise ConfigError(f"{where}: train.amp must be bf16, fp16 or none")
-    if cfg["optim"]["name"] not in ("adam", "adamw"):
-        raise ConfigError(f"{where}: optim.name must be adam or adamw")
+    if cfg["optim"]["name"] not in OPTIMIZERS.names():
+        raise ConfigError(f"{where}: optim.name must be one of {', '.join(OPTIMIZERS.names())}")
     if cfg["task"] == "accent":
         method = cfg["method"]
         if method not in METHODS:
@@ -341,13 +345,3 @@ def plain(x: Any) -> Any:
     if isinstance(x, Path):
         return str(x)
     return x
-
-
-def experiment_name(config_path: Union[str, os.PathLike], conf_root: Union[str, os.PathLike] = "conf") -> str:
-    """``conf/hybrid/mtl_l0.2.yaml`` -> ``hybrid_mtl_l0.2`` (the recipe's exp/<name>)."""
-    p = Path(config_path)
-    try:
-        rel = p.with_suffix("").relative_to(conf_root)
-    except ValueError:
-        rel = Path(p.stem)
-    return "_".join(rel.parts)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import datetime
 import logging
 import os
+import random
 import subprocess
 from dataclasses import dataclass
 from typing import Any, List, Mapping, Optional, Sequence
@@ -200,3 +201,14 @@ def gather_objects(obj: Any) -> List[Any]:
     out: List[Any] = [None] * dist.get_world_size()
     dist.all_gather_object(out, obj)
     return out
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % (2**32))
+    torch.manual_seed(seed)
+
+
+def rank_seed(seed: int, rank: int, *extra: int) -> int:
+    """A seed of its own for each rank (and each ``extra``, e.g. the step of a resumption)."""
+    return int(np.random.SeedSequence([int(seed), int(rank), *map(int, extra)]).generate_state(1)[0])

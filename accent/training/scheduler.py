@@ -21,13 +21,37 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import Any, Dict, Mapping, Optional, Union
+from typing import Any, Callable, Dict, Mapping, Optional, Union
 
 import torch
 
 log = logging.getLogger(__name__)
 
-SCHEDULERS = ("constant", "warmup_cosine", "warmup_exp", "noam")
+
+
+def _noam(step: int, warmup: int, total: int, ratio: float) -> float:
+    s = max(step, 1)
+    return min(s / warmup, math.sqrt(warmup / s)) if warmup > 0 else 1.0 / math.sqrt(s)
+
+
+def _constant(step: int, warmup: int, total: int, ratio: float) -> float:
+    return 1.0
+
+
+def _cosine(step: int, warmup: int, total: int, ratio: float) -> float:
+    progress = min(max(step - warmup, 0) / max(total - warmup, 1), 1.0)
+    return ratio + (1 - ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+def _exponential(step: int, warmup: int, total: int, ratio: float) -> float:
+    return ratio ** min(max(step - warmup, 0) / max(total - warmup, 1), 1.0)
+
+
+# name -> the lr factor after the warm-up, f(step, warmup_steps, total_steps, final_lr_ratio)
+SCHEDULES: Dict[str, Callable[[int, int, int, float], float]] = {
+    "constant": _constant, "warmup_cosine": _cosine, "warmup_exp": _exponential, "noam": _noam,
+}
+SCHEDULERS = tuple(SCHEDULES)
 
 
 class WarmupScheduler:
@@ -86,18 +110,9 @@ class WarmupScheduler:
 
     def factor(self, step: int) -> float:
         w = self.warmup_steps
-        if self.name == "noam":
-            s = max(step, 1)
-            return min(s / w, math.sqrt(w / s)) if w > 0 else 1.0 / math.sqrt(s)
-        if w > 0 and step < w:
+        if self.name != "noam" and w > 0 and step < w:  # noam's warm-up is its own formula
             return (step + 1) / w
-        if self.name == "constant":
-            return 1.0
-        progress = min(max(step - w, 0) / max(self.total_steps - w, 1), 1.0)
-        r = self.final_lr_ratio
-        if self.name == "warmup_cosine":
-            return r + (1 - r) * 0.5 * (1 + math.cos(math.pi * progress))
-        return r ** progress  # warmup_exp
+        return SCHEDULES[self.name](step, w, self.total_steps, self.final_lr_ratio)
 
     def _apply(self) -> None:
         f = self.factor(self.step_count)

@@ -13,6 +13,8 @@ from __future__ import annotations
 import os
 import platform
 import re
+import subprocess
+from pathlib import Path
 from typing import Dict, Optional
 
 
@@ -96,3 +98,28 @@ def numeric_environment() -> Dict[str, Optional[str]]:
 def describe(env: Dict[str, Optional[str]]) -> str:
     """One log line of :func:`numeric_environment`."""
     return ", ".join(f"{k} {v}" for k, v in env.items() if v is not None)
+
+
+def code_version() -> Dict[str, Optional[str]]:
+    """``{"version": accent.__version__, "commit": <short hash>[-dirty] or None}``.  The commit is
+    that of the git checkout whose top directory holds this ``accent`` package (None for an
+    installed copy or without git); ``-dirty`` when tracked files differ from it."""
+    import accent
+
+    root = Path(accent.__file__).resolve().parent.parent
+    commit = None
+
+    def git(*args: str) -> Optional[str]:
+        try:
+            r = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, timeout=60)
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        return r.stdout.strip() if r.returncode == 0 else None
+
+    top = git("rev-parse", "--show-toplevel")
+    if top and Path(top).resolve() == root:
+        commit = git("rev-parse", "--short", "HEAD")
+        status = git("status", "--porcelain", "--untracked-files=no")
+        if commit and status:
+            commit += "-dirty"
+    return {"version": accent.__version__, "commit": commit}

@@ -1,4 +1,7 @@
-"""Building models from a resolved config, and loading trained ones back from checkpoints."""
+"""Building models from a resolved config, and loading trained ones back from checkpoints.
+
+Scoring, the analyses, inference and export load models through here, never through
+``accent.training``."""
 
 from __future__ import annotations
 
@@ -8,25 +11,28 @@ from typing import Any, Dict, Mapping, Optional, Sequence, Tuple, Union
 import torch
 import torch.nn as nn
 
-from accent.models import AccentModel, AsrModel
-
+from .accent_model import AccentModel, AsrModel, load_encoder_from_asr
 from .checkpoint import PathLike, load_checkpoint
+from .normalize import legacy_normalizer_state
 
 log = logging.getLogger(__name__)
 
 
 def build_model(cfg: Mapping[str, Any], input_dim: int, labels: Optional[Sequence[str]],
                 units: Optional[Sequence[str]]) -> nn.Module:
-    """``AsrModel`` for ``task: asr``, ``AccentModel`` for ``task: accent``."""
-    model_cfg = cfg["model"]
+    """``AsrModel`` for ``task: asr``, ``AccentModel`` for ``task: accent``; the feature normaliser
+    is ``data.cmvn`` (its global statistics are set afterwards, or come with a state dict)."""
+    model_cfg, data_cfg = cfg["model"], cfg.get("data") or {}
+    norm = {"normalize": data_cfg.get("cmvn", "none"),
+            "specaug_value": (data_cfg.get("specaug") or {}).get("mask_value", "zero")}
     if cfg["task"] == "asr":
         if not units:
             raise ValueError("an ASR model needs the unit list (units.txt)")
-        return AsrModel.from_config(model_cfg, input_dim, len(units))
+        return AsrModel.from_config(model_cfg, input_dim, len(units), **norm)
     if not labels:
         raise ValueError("an accent model needs the label list")
     num_units = len(units) if units else None
-    return AccentModel.from_config(model_cfg, input_dim, len(labels), num_units)
+    return AccentModel.from_config(model_cfg, input_dim, len(labels), num_units, **norm)
 
 
 def count_parameters(model: nn.Module) -> Dict[str, int]:
@@ -38,10 +44,12 @@ def count_parameters(model: nn.Module) -> Dict[str, int]:
 
 def load_model(checkpoint: Union[PathLike, Mapping[str, Any]], device: Union[str, torch.device] = "cpu"
                ) -> Tuple[nn.Module, Dict[str, Any]]:
-    """A trained model (eval mode) and its checkpoint dict (config, labels, units, normalizer)."""
+    """A trained model (eval mode) and its checkpoint dict (config, labels, units, frontend)."""
     ckpt = load_checkpoint(checkpoint) if not isinstance(checkpoint, Mapping) else dict(checkpoint)
     model = build_model(ckpt["config"], int(ckpt["input_dim"]), ckpt.get("labels"), ckpt.get("units"))
-    model.load_state_dict(ckpt["model"])
+    state = dict(ckpt["model"])
+    state.update(legacy_normalizer_state(ckpt) or {})  # statistics of a checkpoint from before 0.2
+    model.load_state_dict(state)
     model.to(device).eval()
     return model, ckpt
 
@@ -56,8 +64,6 @@ def init_from_asr(model: nn.Module, asr_ckpt: Mapping[str, Any], method: str,
     reference encoder.  Architecture mismatches raise naming the checkpoint.  Returns a summary
     dict for the log (``ctc_head``: False, True, or the number of rows copied when only some were).
     """
-    from accent.models import load_encoder_from_asr
-
     if asr_ckpt.get("task") not in (None, "asr"):
         raise ValueError(f"{source}: not an ASR checkpoint (task {asr_ckpt.get('task')!r})")
     targets = ["encoder", "reference_encoder"] if method == "hybrid" else ["encoder"]
