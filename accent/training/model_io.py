@@ -9,6 +9,7 @@ import torch
 import torch.nn as nn
 
 from accent.models import AccentModel, AsrModel
+from accent.models.encoders.pretrained import options_for_state_dict
 
 from .checkpoint import PathLike, load_checkpoint
 
@@ -40,7 +41,9 @@ def load_model(checkpoint: Union[PathLike, Mapping[str, Any]], device: Union[str
                ) -> Tuple[nn.Module, Dict[str, Any]]:
     """A trained model (eval mode) and its checkpoint dict (config, labels, units, normalizer)."""
     ckpt = load_checkpoint(checkpoint) if not isinstance(checkpoint, Mapping) else dict(checkpoint)
-    model = build_model(ckpt["config"], int(ckpt["input_dim"]), ckpt.get("labels"), ckpt.get("units"))
+    # the weights are in the state dict: an ssl encoder's model directory is not read again
+    cfg = {**ckpt["config"], "model": options_for_state_dict(ckpt["config"]["model"])}
+    model = build_model(cfg, int(ckpt["input_dim"]), ckpt.get("labels"), ckpt.get("units"))
     model.load_state_dict(ckpt["model"])
     model.to(device).eval()
     return model, ckpt

@@ -50,7 +50,9 @@ from accent.dataset import (
     BucketBatchSampler, FeatsDataset, FeatureNormalizer, SpecAugment, Tokenizer, collate, make_loader, read_label_list,
 )
 from accent.dataset.crops import CropBatchSampler, CropDataset, crop_config, first_item
+from accent.dataset.waveform import WaveformDataset
 from accent.models import greedy_decode, linear_margin, load_encoder_from_asr
+from accent.models.encoders.pretrained import complete_encoder_options, set_training_step
 from accent.models.ctc import ctc_carriers, error_counts, unpad_targets
 from accent.utils.provenance import describe, numeric_environment
 
@@ -252,14 +254,16 @@ class Trainer:
 
         # data
         label_source = str(self.train_data / "accents")
-        online = data_cfg["features"] == "online"
+        online = data_cfg["features"] in ("online", "waveform")
+        waveform = data_cfg["features"] == "waveform"  # samples in: no FBank, no SpecAugment
         self._check_adversary()
         if online:
             self._check_online()
             self.train_set = CropDataset(
                 self.train_data, FbankConfig.from_dict(self.frontend), self.labels, self.normalizer,
-                augment=data_cfg["augment"], specaug=SpecAugment.from_config(data_cfg["specaug"]),
+                augment=data_cfg["augment"], specaug=None if waveform else SpecAugment.from_config(data_cfg["specaug"]),
                 seed=int(cfg["seed"]), label_source=label_source, speakers=self._adversary_speakers(),
+                waveform=waveform,
             )
         else:
             self.train_set = FeatsDataset(
@@ -267,10 +271,14 @@ class Trainer:
                 require_targets=True, specaug=SpecAugment.from_config(data_cfg["specaug"]),
                 seed=int(cfg["seed"]), label_source=label_source,
             )
-        self.dev_set = FeatsDataset(
-            self.dev_data, self.normalizer, self.labels, self.tokenizer, require_labels=self.task == "accent",
-            require_targets=self.task == "asr", label_source=label_source,
-        )
+        if waveform:
+            self.dev_set = WaveformDataset(self.dev_data, self.train_set.sample_rate, self.labels,
+                                           label_source=label_source, frame_shift_ms=data_cfg["frame_shift_ms"])
+        else:
+            self.dev_set = FeatsDataset(
+                self.dev_data, self.normalizer, self.labels, self.tokenizer, require_labels=self.task == "accent",
+                require_targets=self.task == "asr", label_source=label_source,
+            )
         self.input_dim = self.dev_set.feat_dim
         self.ctc_utts = self._count_ctc_targets() if self.tokenizer else None
         min_batch = 2 if self.task == "accent" else 1
@@ -288,7 +296,9 @@ class Trainer:
                 seed=int(cfg["seed"]), rank=self.rank, world_size=self.world_size,
                 min_batch_size=min_batch,  # accent: the embedding's batch norm needs 2
             )
-        dev_frames = int(data_cfg["dev_max_frames"] or 2 * int(data_cfg["max_frames"]))
+        # a budget of 10-ms frames; in samples for a waveform dev set
+        unit = getattr(self.dev_set, "samples_per_frame", 1)
+        dev_frames = int(data_cfg["dev_max_frames"] or 2 * int(data_cfg["max_frames"])) * unit
         self.dev_sampler = BucketBatchSampler(self.dev_set.lengths, dev_frames, data_cfg["max_batch_size"],
                                               shuffle=False, rank=self.rank, world_size=self.world_size)
         pin = self.device.type == "cuda"
@@ -297,9 +307,10 @@ class Trainer:
                                         collate_fn=first_item if online else collate)
         self.dev_loader = make_loader(self.dev_set, self.dev_sampler, nw, pin, pf, seed=int(cfg["seed"]))
         self.steps_per_epoch = self.train_sampler.num_batches(1)
-        self.frame_shift = float(data_cfg["frame_shift_ms"]) / 1000.0
+        self.frame_shift = float(data_cfg["frame_shift_ms"]) / 1000.0 / unit  # seconds per length unit
 
-        # model
+        # model (encoders from outside files, e.g. ssl, first write their architecture into the config)
+        cfg["model"] = complete_encoder_options(cfg["model"])
         self.model = build_model(cfg, self.input_dim, self.labels, self.units)
         self.params = count_parameters(self.model)
         self.model.to(self.device)
@@ -385,17 +396,18 @@ class Trainer:
     def _check_online(self) -> None:
         """On-the-fly features must be the ones stage 2 made for dev and test: the same FBank
         options (``conf/fbank.yaml``), and no CTC (a crop has no transcript)."""
+        kind = self.cfg["data"]["features"]
         if self.task != "accent":
-            raise ConfigError("data.features: online trains accent models only (ASR needs whole transcribed utterances)")
+            raise ConfigError(f"data.features: {kind} trains accent models only (ASR needs whole transcribed utterances)")
         if self.tokenizer is not None:
-            raise ConfigError("data.features: online crops the audio, so it cannot train a CTC branch: "
+            raise ConfigError(f"data.features: {kind} crops the audio, so it cannot train a CTC branch: "
                               "set model.ctc_weight: 0 (method scratch or asr_init)")
         if not self.frontend:
-            raise ConfigError(f"data.features: online needs {self.train_data}/conf/fbank.yaml, the FBank options "
+            raise ConfigError(f"data.features: {kind} needs {self.train_data}/conf/fbank.yaml, the FBank options "
                               "of the dev features (stage 2 writes it)")
 
     def _check_adversary(self) -> None:
-        if self.cfg["model"].get("speaker_adversary") and self.cfg["data"]["features"] != "online":
+        if self.cfg["model"].get("speaker_adversary") and self.cfg["data"]["features"] == "precomputed":
             raise ConfigError("model.speaker_adversary is trained on crops (data.features: online)")
 
     def _asr_state(self) -> Dict[str, Any]:
@@ -649,6 +661,7 @@ class Trainer:
             if batch is None:
                 break
             margin = self._set_margin()
+            set_training_step(self.model, self.step)  # e.g. the end of an ssl encoder's frozen warm-up
             out = self._forward(batch)
             loss = out["loss"]
             finite = bool(torch.isfinite(loss.detach()))
