@@ -52,7 +52,7 @@ from accent.dataset import (
 from accent.dataset.crops import CropBatchSampler, CropDataset, crop_config, first_item
 from accent.dataset.waveform import WaveformDataset
 from accent.models import greedy_decode, linear_margin, load_encoder_from_asr
-from accent.models.encoders.pretrained import complete_encoder_options, set_training_step
+from accent.models.encoders.pretrained import complete_encoder_options, parameter_groups, set_training_step
 from accent.models.ctc import ctc_carriers, error_counts, unpad_targets
 from accent.utils.provenance import describe, numeric_environment
 
@@ -315,8 +315,8 @@ class Trainer:
         self.params = count_parameters(self.model)
         self.model.to(self.device)
         self.net: torch.nn.Module = self.model  # what training steps call: the DDP wrapper, if any (run())
-        params = list(self.model.trainable_parameters())
         oc = cfg["optim"]
+        params = parameter_groups(self.model, self.model.trainable_parameters(), float(oc["lr"]))
         opt_cls = torch.optim.AdamW if oc["name"] == "adamw" else torch.optim.Adam
         self.optimizer = opt_cls(params, lr=float(oc["lr"]), betas=tuple(oc["betas"]), eps=float(oc["eps"]),
                                  weight_decay=float(oc["weight_decay"]))

@@ -9,13 +9,15 @@ Such an encoder class may have two static hooks, looked up by name so the other 
   that rebuild the architecture without the outside files, whose weights the state dict replaces.
 
 A module with ``set_training_step(step)`` is told the optimiser step before each training step
-(:func:`set_training_step`), e.g. to end a warm-up with its weights frozen.
+(:func:`set_training_step`), e.g. to end a warm-up with its weights frozen; the parameters of a
+module with an ``lr_scale`` attribute learn at that fraction of the learning rate
+(:func:`parameter_groups`), e.g. a pretrained model fine-tuned under a new head.
 """
 
 from __future__ import annotations
 
 import copy
-from typing import Any, Dict, Mapping
+from typing import Any, Dict, Iterable, List, Mapping
 
 import torch.nn as nn
 
@@ -52,3 +54,16 @@ def set_training_step(model: nn.Module, step: int) -> None:
         fn = getattr(module, "set_training_step", None)
         if fn is not None:
             fn(step)
+
+
+def parameter_groups(model: nn.Module, params: Iterable[nn.Parameter], lr: float) -> List[Dict[str, Any]]:
+    """Optimiser groups of ``params``: those of modules with an ``lr_scale`` at ``lr * lr_scale``,
+    the others at ``lr`` (one group when no module has a scale)."""
+    scale = {}
+    for module in model.modules():
+        if getattr(module, "lr_scale", None) is not None:
+            scale.update({id(p): float(module.lr_scale) for p in module.parameters()})
+    groups: Dict[float, List[nn.Parameter]] = {}
+    for p in params:
+        groups.setdefault(scale.get(id(p), 1.0), []).append(p)
+    return [{"params": ps, "lr": lr * s} for s, ps in sorted(groups.items(), reverse=True)]

@@ -118,7 +118,8 @@ class SslEncoder(nn.Module):
     ``normalize_waveform`` (zero mean, unit variance per utterance, as the model's feature
     extractor ``do_normalize``; default: its preprocessor_config.json, else true for
     ``feat_extract_norm: layer`` models); ``backend`` (an encoder of the registry run on the
-    weighted frames, e.g. ``{name: ecapa, channels: 512}``).
+    weighted frames, e.g. ``{name: ecapa, channels: 512}``); ``lr_scale`` (the pretrained
+    weights' learning rate as a fraction of ``optim.lr``; 1.0).
     """
 
     def __init__(
@@ -133,6 +134,7 @@ class SslEncoder(nn.Module):
         unfreeze_after_steps: int = 0,
         normalize_waveform: Optional[bool] = None,
         backend: Optional[Union[str, Mapping[str, Any]]] = None,
+        lr_scale: float = 1.0,
     ):
         super().__init__()
         if int(input_dim) != 1:
@@ -185,6 +187,8 @@ class SslEncoder(nn.Module):
         elif freeze_feature_encoder:
             self.model.freeze_feature_encoder()
 
+        # fine-tuning: the pretrained weights learn at lr_scale x optim.lr, what sits on top at optim.lr
+        self.model.lr_scale = float(lr_scale)
         self.backend = None
         self.output_dim = int(config.hidden_size)
         self.subsampling_factor = int(math.prod(config.conv_stride))
