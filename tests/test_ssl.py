@@ -88,14 +88,16 @@ def test_layer_weights_learn_and_a_frozen_model_gets_no_gradient():
     x, lens = padded([8000, 6000])
     frozen = ENCODERS.build("ssl", 1, hf_config=tiny_config(), freeze=True).train()
     frames, _ = frozen(x, lens)
-    frames.pow(2).sum().backward()
+    # not a norm of the frames: the layers' outputs are layer-normalised, so their squares tie
+    probe = torch.randn(frames.shape, generator=torch.Generator().manual_seed(4))
+    (frames * probe).sum().backward()
     assert frozen.layer_weights.grad is not None and frozen.layer_weights.grad.abs().sum() > 0
     assert all(p.grad is None and not p.requires_grad for p in frozen.model.parameters())
     assert not frozen.model.training  # dropout and HF's time masking off while frozen
 
     tuned = ENCODERS.build("ssl", 1, hf_config=tiny_config(), freeze=False, layers=[1, 2]).train()
     frames, _ = tuned(x, lens)
-    frames.pow(2).sum().backward()
+    (frames * probe).sum().backward()
     assert tuned.layer_weights.grad.shape == (2,) and tuned.layer_weights.grad.abs().sum() > 0
     assert all(p.grad is None for p in tuned.model.feature_extractor.parameters())  # the CNN stays fixed
     assert tuned.model.encoder.layers[0].attention.k_proj.weight.grad.abs().sum() > 0
@@ -208,7 +210,7 @@ def test_onnx_export_of_a_waveform_model(tiny_dir, wav_corpus, tmp_path):  # noq
 def test_config_mistakes_are_named(tiny_dir, tmp_path):
     with pytest.raises(ConfigError, match="waveform takes data.cmvn: none"):
         resolve_config({"data": {"features": "waveform", "cmvn": "global"}, "model": {"encoder": {"name": "ssl"}}})
-    with pytest.raises(ConfigError, match="did you mean 'freeze'"):
+    with pytest.raises(ConfigError, match="Did you mean 'freeze'"):
         resolve_config({"data": {"features": "waveform"}, "model": {"encoder": {"name": "ssl", "freez": True}}})
     with pytest.raises(ValueError, match="set data.features: waveform"):
         ENCODERS.build("ssl", 40, path=str(tiny_dir))
@@ -221,3 +223,30 @@ def test_config_mistakes_are_named(tiny_dir, tmp_path):
     # a hub id with the hub switched off fails at once instead of reaching the network
     with pytest.raises(OSError):
         ENCODERS.build("ssl", 1, path="microsoft/wavlm-base-plus")
+
+
+def test_the_benchmark_measures_the_demo_config():
+    from accent.training.bench_ssl import SIZES, encoder_config
+    from accent.training.config import load_config
+
+    demo = load_config(REPO / "egs/aesrc/conf/demo/ssl_tiny.yaml")["model"]["encoder"]["hf_config"]
+    assert encoder_config("tiny", "finetune")["hf_config"] == demo
+    assert SIZES["base"] == {"model_type": "wavlm"}  # transformers' WavLM Base defaults
+
+
+@pytest.mark.slow
+def test_the_recipe_trains_scores_and_exports_the_demo_ssl_config(tmp_path):
+    """run.sh stages 0-7 with conf/demo/ssl_tiny.yaml on a tiny demo corpus (several minutes)."""
+    from conftest import recipe_copy
+    from test_recipe import TINY, run_recipe
+
+    recipe = recipe_copy(tmp_path)
+    r = run_recipe(recipe, "--stage", "0", "--stop-stage", "7", *TINY, "--asr-config", "none",
+                   "--accent-configs", "conf/demo/ssl_tiny.yaml",
+                   "--train-opts", "--num-threads 1 --override train.epochs=1")
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    exp = recipe / "exp/demo_ssl_tiny"
+    dev = [line.split()[0] for line in (recipe / "data/dev/wav.scp").read_text().splitlines()]
+    scored = [line.split("\t")[0] for line in (exp / "decode_dev/predictions.tsv").read_text().splitlines()[1:]]
+    assert sorted(scored) == sorted(dev)
+    assert (exp / "export/model.torchscript.pt").is_file() and (exp / "export/model.onnx").is_file()
