@@ -29,7 +29,7 @@ $(VENV)/.installed: setup.py
 	$(PY) -m pip install -q --upgrade pip
 	# torch first, pinned: a plain `torch` requirement would pull a multi-GB CUDA build
 	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install -q torch==$(TORCH_VERSION)
-	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -m pip install -q -e '.[test,ssl]'
 	touch $@
 
 demo: setup

@@ -35,6 +35,8 @@ setup(
     extras_require={
         # kaldi-native-fbank: the reference that the FBank tests and accent.bin.bench_fbank compare with
         "test": ["pytest>=7", "kaldi-native-fbank>=1.18"],
+        # the ssl encoder (WavLM, HuBERT, wav2vec 2.0, XLS-R); imported only when one is built
+        "ssl": ["transformers>=4.40"],
     },
     entry_points={"console_scripts": ["accent-id=accent.cli.accent_id:main"]},
 )

@@ -9,6 +9,9 @@ the mean crop length, at least one).  A batch is built in the DataLoader worker:
     (:mod:`.augment`) -> FBank (the toolkit's one front end, :class:`accent.features.fbank.Fbank`)
     -> SpecAugment masks (the model normalises, then fills them)
 
+With ``data.features: waveform`` (``waveform=True``) the batch stops after the augmentation: its
+``feats`` are the samples, (B, S, 1) float32 in [-1, 1], for a waveform-in encoder (``ssl``).
+
 Every draw is a function of (seed, epoch, batch, item): the batches are the same on every rank,
 with any number of workers, and after a resumption (``set_epoch(epoch, start=k)``).  Dev and
 test sets are scored on whole utterances from ``feats.scp``, made by the same front end in stage 2.
@@ -27,12 +30,13 @@ import soundfile as sf
 import torch
 
 from accent.data.audio import AudioError, read_wav_scp_entry
-from accent.data.kaldi_dir import DataDirError, read_mapping
+from accent.data.kaldi_dir import read_mapping
 from accent.features.fbank import Fbank, FbankConfig
 
 from .augment import WaveAugment, speed_perturb
-from .dataset import map_labels, pad_masks
+from .dataset import pad_masks
 from .specaug import SpecAugment
+from .waveform import label_ids, read_durations, read_wav_list
 
 log = logging.getLogger(__name__)
 
@@ -119,23 +123,14 @@ class CropDataset(torch.utils.data.Dataset):
         seed: int = 0,
         label_source: str = "",
         speakers: Optional[Sequence[str]] = None,
+        waveform: bool = False,
     ):
         self.data_dir = Path(data_dir)
-        wav_scp = self.data_dir / "wav.scp"
-        if not wav_scp.is_file():
-            raise DataDirError(f"{wav_scp}: missing; on-the-fly features (data.features: online) read the audio")
-        wavs = read_mapping(wav_scp)
-        self.utts = list(wavs)
-        if not self.utts:
-            raise DataDirError(f"{wav_scp}: no utterances")
-        self._wavs = [wavs[u] for u in self.utts]
-        self.durations = self._read_durations()
-        mapping = map_labels(self.data_dir, labels, label_source)
-        missing = [u for u in self.utts if u not in mapping]
-        if missing:
-            raise DataDirError(f"{self.data_dir / 'utt2accent'}: no entry for {len(missing)} utterances of wav.scp, "
-                               f"e.g. {missing[0]}")
-        self.label_ids = [mapping[u] for u in self.utts]
+        self.waveform = bool(waveform)
+        self.utts, self._wavs = read_wav_list(self.data_dir, f"on-the-fly features (data.features: "
+                                                             f"{'waveform' if waveform else 'online'})")
+        self.durations = read_durations(self.data_dir, self.utts)
+        self.label_ids = label_ids(self.data_dir, self.utts, labels, label_source)
         self.speaker_ids: Optional[List[int]] = None
         if speakers is not None:  # indices into the training speakers, for a speaker adversary
             utt2spk = read_mapping(self.data_dir / "utt2spk")
@@ -147,16 +142,6 @@ class CropDataset(torch.utils.data.Dataset):
         self.specaug = specaug
         self.seed = int(seed)
         self._fbank: Optional[Fbank] = None
-
-    def _read_durations(self) -> List[float]:
-        path = self.data_dir / "utt2dur"
-        if not path.is_file():
-            raise DataDirError(f"{path}: missing (data preparation writes it; crops are drawn by duration)")
-        durs = read_mapping(path)
-        missing = [u for u in self.utts if u not in durs]
-        if missing:
-            raise DataDirError(f"{path}: no entry for {len(missing)} utterances of wav.scp, e.g. {missing[0]}")
-        return [float(durs[u]) for u in self.utts]
 
     def __len__(self) -> int:
         return len(self.utts)
@@ -206,6 +191,9 @@ class CropDataset(torch.utils.data.Dataset):
         waves = np.stack([self.crop(idx, num_samples, r) for idx, r in zip(indices, rngs)])
         if self.augment:
             waves = self.augment.batch(waves, rngs)
+        if self.waveform:
+            return self._batch(indices, torch.from_numpy(np.ascontiguousarray(waves, dtype=np.float32)).unsqueeze(-1),
+                               torch.full((len(indices),), num_samples, dtype=torch.long))
         if self._fbank is None:
             self._fbank = Fbank(self.fbank_config)
         with torch.no_grad():
@@ -213,11 +201,15 @@ class CropDataset(torch.utils.data.Dataset):
         mask = None
         if self.specaug is not None:
             mask = pad_masks([self.specaug.mask(feats.shape[1], feats.shape[2], r) for r in rngs])
+        return self._batch(indices, feats, lengths.long(), mask)
+
+    def _batch(self, indices: Sequence[int], feats: torch.Tensor, lengths: torch.Tensor,
+               specaug_mask: Optional[torch.Tensor] = None) -> Dict[str, Any]:
         return {
             "utts": [self.utts[i] for i in indices],
             "feats": feats,
-            "specaug_mask": mask,
-            "lengths": lengths.long(),
+            "specaug_mask": specaug_mask,
+            "lengths": lengths,
             "labels": torch.tensor([self.label_ids[i] for i in indices], dtype=torch.long),
             "speakers": (None if self.speaker_ids is None
                          else torch.tensor([self.speaker_ids[i] for i in indices], dtype=torch.long)),

@@ -1,7 +1,10 @@
 """Run a trained accent model over a data dir's features: predictions, posteriors, embeddings.
 
 The model normalises the features itself (its normaliser holds the statistics it was trained
-with) and runs its inference function (``AccentModel.predict``, which export traces), in eval mode.  ``predictions.tsv`` (natural-log posteriors,
+with) and runs its inference function (``AccentModel.predict``, which export traces), in eval
+mode.  A model trained on samples (``data.features: waveform``: the ``ssl`` encoder) reads the
+set's ``wav.scp`` instead of its ``feats.scp`` (:class:`accent.dataset.waveform.WaveformDataset`).
+``predictions.tsv`` (natural-log posteriors,
 ``logp_<label>`` columns, 8 significant digits: sums over a speaker's utterances stay exact where
 rounded probabilities would be 0), the Kaldi ``embeddings.ark/scp`` and the set's ``utt2spk`` are
 the outputs of a decode directory; the scores, per utterance and per speaker, are computed from
@@ -24,6 +27,8 @@ import torch
 
 from accent.data.kaldi_dir import DataDirError, read_mapping, write_mapping, write_text_atomic
 from accent.dataset import BucketBatchSampler, FeatsDataset, make_loader
+from accent.dataset.waveform import WaveformDataset, takes_waveform
+from accent.features.fbank import FbankConfig
 from accent.features.frontend import check_same_frontend, recorded_frontend
 
 from .subsample import subsample
@@ -72,17 +77,22 @@ def model_batches(ckpt: Mapping[str, Any], data_dir: Path, device: torch.device,
     batch also holds ``index``: the ``feats.scp`` positions of its utterances.
     """
     data_dir = Path(data_dir)
-    check_frontend(ckpt, data_dir)
-    dataset = FeatsDataset(data_dir, labels,
-                           require_labels=False, require_targets=False,
-                           label_source="the checkpoint's label list")
-    if dataset.feat_dim != int(ckpt["input_dim"]):
-        raise DataDirError(f"{data_dir / 'feats.scp'}: {dataset.feat_dim}-dim features, "
-                           f"the model takes {ckpt['input_dim']}")
-    index = subsample(len(dataset), max_utts, seed)
     data_cfg = ckpt["config"]["data"]
+    if takes_waveform(ckpt["config"]):  # samples of wav.scp, at the rate of the training audio
+        dataset = WaveformDataset(data_dir, FbankConfig.from_dict(ckpt["frontend"]).sample_rate, labels,
+                                  require_labels=False, label_source="the checkpoint's label list",
+                                  frame_shift_ms=data_cfg.get("frame_shift_ms", 10.0))
+    else:
+        check_frontend(ckpt, data_dir)
+        dataset = FeatsDataset(data_dir, labels, require_labels=False, require_targets=False,
+                               label_source="the checkpoint's label list")
+        if dataset.feat_dim != int(ckpt["input_dim"]):
+            raise DataDirError(f"{data_dir / 'feats.scp'}: {dataset.feat_dim}-dim features, "
+                               f"the model takes {ckpt['input_dim']}")
+    index = subsample(len(dataset), max_utts, seed)
     if max_frames is None:
         max_frames = int(data_cfg.get("dev_max_frames") or 2 * int(data_cfg["max_frames"]))
+    max_frames *= getattr(dataset, "samples_per_frame", 1)  # the budget in samples for waveforms
     sampler = BucketBatchSampler([dataset.lengths[i] for i in index], max_frames,
                                  data_cfg.get("max_batch_size"), shuffle=False)
     # batches of (epoch, dataset index): the sampler works on the subsample's positions
@@ -246,7 +256,7 @@ def decode_outputs(out_dir: Path, labelled: bool, with_speakers: bool = False) -
 
 
 def decode_sources(checkpoint: Path, data_dir: Path) -> List[Path]:
-    return [Path(checkpoint), Path(data_dir) / "feats.scp", Path(data_dir) / "utt2accent", Path(data_dir) / "utt2spk"]
+    return [Path(checkpoint), *(Path(data_dir) / f for f in ("feats.scp", "wav.scp", "utt2accent", "utt2spk"))]
 
 
 def decode_scores(out_dir: Path):

@@ -89,12 +89,24 @@ def write_onnx(graph: InferenceGraph, meta: Mapping[str, Any], path: Union[str, 
             dynamic_shapes=({0: batch, 1: time}, {0: batch}), external_data=False, verbose=False,
             custom_translation_table=TRANSLATIONS,
         )
+    _rename_shadowing_values(program.model.graph)
     proto = program.model_proto
     text = json.dumps(dict(meta))
     for key, value in ((METADATA_KEY, text), (ONNX_DIGEST_KEY, onnx_digest(proto, text))):
         entry = proto.metadata_props.add()
         entry.key, entry.value = key, value
     onnx.save_model(proto, str(path))
+
+
+def _rename_shadowing_values(graph) -> None:
+    """Rename inner values that the exporter named like a graph input or output (an
+    ``nn.Embedding`` lookup's value is called ``embedding``: two definitions, an invalid model)."""
+    ends = {id(v) for v in (*graph.inputs, *graph.outputs)}
+    names = set(INPUT_NAMES) | set(OUTPUT_NAMES)
+    for node in graph.all_nodes():
+        for v in node.outputs:
+            if v.name in names and id(v) not in ends:
+                v.name = f"{v.name}_{node.name}"
 
 
 WRITERS = {"torchscript": write_torchscript, "onnx": write_onnx}

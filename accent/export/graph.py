@@ -17,6 +17,7 @@ from typing import Any, Dict, Mapping, Tuple, Union
 import torch
 import torch.nn as nn
 
+from accent.dataset.waveform import takes_waveform
 from accent.features.frontend import checkpoint_frontend
 from accent.models import AccentModel
 from accent.models.build import load_model
@@ -71,13 +72,15 @@ def metadata(graph: InferenceGraph, ckpt: Mapping[str, Any], source: str, min_se
              ) -> Dict[str, Any]:
     """What inference needs besides the graph; JSON-serialisable."""
     frontend, note = checkpoint_frontend(ckpt)
-    floor = math.ceil(min_seconds * 1000.0 / frontend.frame_shift_ms)
+    waveform = takes_waveform(ckpt["config"])  # input frames are samples (the ssl encoder)
+    floor = math.ceil(min_seconds * (frontend.sample_rate if waveform else 1000.0 / frontend.frame_shift_ms))
     model_cfg = ckpt["config"]["model"]
     return {
         "format": METADATA_FORMAT,
         "labels": list(ckpt["labels"]),
         "frontend": frontend.to_dict(),
         "frontend_note": note,
+        "input": "waveform" if waveform else "fbank",  # waveform: feats are (B, S, 1) samples
         "cmvn": graph.cmvn,
         "input_dim": int(ckpt["input_dim"]),
         "embed_dim": int(graph.model.embed_dim),

@@ -93,10 +93,13 @@ class AccentRecognizer:
         self.min_frames = int(self.meta["min_frames"])
         self.sample_rate = self.frontend.sample_rate
         self.silence_db = float(silence_db)
-        self.chunk_frames = int(round(chunk_seconds * 1000.0 / self.frontend.frame_shift_ms))
+        # a waveform model (ssl encoder) takes samples as its frames: (S, 1), never streamed
+        self.waveform = self.meta.get("input") == "waveform"
+        frames_per_s = self.sample_rate if self.waveform else 1000.0 / self.frontend.frame_shift_ms
+        self.chunk_frames = int(round(chunk_seconds * frames_per_s))
         if self.chunk_frames < 2 * self.min_frames:  # the chunks of a long file must each be scorable
             raise ValueError(f"chunk_seconds {chunk_seconds} is too short for this model: at least "
-                             f"{2 * self.min_frames * self.frontend.frame_shift_ms / 1000:.2f} s")
+                             f"{2 * self.min_frames / frames_per_s:.2f} s")
         self.notes = [self.meta["frontend_note"]] if self.meta.get("frontend_note") else []
         for note in self.notes:
             log.warning("%s: %s", self.meta.get("source"), note)
@@ -111,6 +114,8 @@ class AccentRecognizer:
     @property
     def min_seconds(self) -> float:
         f = self.frontend
+        if self.waveform:
+            return self.min_frames / self.sample_rate
         return ((self.min_frames - 1) * f.frame_shift_ms + f.frame_length_ms) / 1000.0
 
     # -- preparing one input ------------------------------------------------------------------------
@@ -132,7 +137,8 @@ class AccentRecognizer:
         if self._silent(pred, float(np.sum(np.square(audio.samples, dtype=np.float64))), len(audio.samples)):
             return item
         try:
-            feats = compute_fbank(audio.samples, audio.sample_rate, self.frontend)
+            feats = (audio.samples[:, None] if self.waveform
+                     else compute_fbank(audio.samples, audio.sample_rate, self.frontend))
         except AudioError:  # shorter than one frame
             feats = np.zeros((0, self.frontend.num_mel_bins), np.float32)
         if len(feats) < self.min_frames:
@@ -156,7 +162,7 @@ class AccentRecognizer:
 
     def _to_stream(self, source: Input) -> Optional[StreamInfo]:
         """The header of ``source`` if it is a plain file long enough to be streamed."""
-        if isinstance(source, np.ndarray) or not self.frontend.snip_edges:
+        if isinstance(source, np.ndarray) or not self.frontend.snip_edges or self.waveform:
             return None
         info = stream_info(str(source), self.sample_rate)
         return info if info is not None and info.duration > self.stream_seconds else None
@@ -203,7 +209,8 @@ class AccentRecognizer:
         for start in range(0, len(chunks), batch_size):
             group = chunks[start:start + batch_size]
             t = group[0][0]
-            feats = np.zeros((len(group), t, self.frontend.num_mel_bins), np.float32)
+            first = items[group[0][1]].chunks[group[0][2]]
+            feats = np.zeros((len(group), t, first.shape[1]), np.float32)
             for row, (n, i, j) in enumerate(group):
                 feats[row, :n] = items[i].chunks[j]
             lengths = np.array([n for n, _, _ in group], dtype=np.int64)

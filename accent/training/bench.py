@@ -116,19 +116,20 @@ def _bench_loader(case, model, step, sync, device) -> Dict[str, Any]:
             "loader_steps": n - 1}
 
 
-def _child(case: Mapping[str, Any], queue) -> None:
+def _child(case: Mapping[str, Any], queue, fn=_bench_case) -> None:
     try:
-        queue.put(("ok", _bench_case(case)))
+        queue.put(("ok", fn(case)))
     except BaseException as e:  # reported in the parent
         import traceback
 
         queue.put(("error", f"{type(e).__name__}: {e}\n{traceback.format_exc()}"))
 
 
-def _in_process(ctx, case: Mapping[str, Any]) -> Dict[str, Any]:
-    """Run a case in a fresh non-daemonic process (its DataLoader may start workers)."""
+def _in_process(ctx, case: Mapping[str, Any], fn=_bench_case) -> Dict[str, Any]:
+    """Run ``fn(case)`` (a module-level function) in a fresh non-daemonic process (its DataLoader
+    may start workers)."""
     queue = ctx.Queue()
-    proc = ctx.Process(target=_child, args=(case, queue))
+    proc = ctx.Process(target=_child, args=(case, queue, fn))
     proc.start()
     status, value = queue.get()
     proc.join()
@@ -152,7 +153,7 @@ def benchmark(
     threads: Optional[int] = None,
 ) -> List[Dict[str, Any]]:
     """Run every (size, encoder, amp) case in a spawned process; one result row per case."""
-    from .trainer import resolve_device
+    from accent.utils.device import resolve_device
 
     dev = resolve_device(device)
     tables = {"paper": PAPER_ENCODERS, "demo": DEMO_ENCODERS, "quick": QUICK_ENCODERS}

@@ -35,6 +35,7 @@ from accent.utils.naming import experiment_name  # noqa: F401  (re-exported)
 from .optim import OPTIMIZERS
 
 TASKS = ("asr", "accent")
+FEATURES = ("precomputed", "online", "waveform")
 METHODS = ("scratch", "asr_init", "mtl", "hybrid")
 
 DEFAULTS: Dict[str, Any] = {
@@ -46,9 +47,10 @@ DEFAULTS: Dict[str, Any] = {
     "seed": 777,
     "data": {
         "features": "precomputed", # precomputed (feats.scp of stage 2) | online (crops of wav.scp, FBank on the fly)
-        "crop": None,              # online: {min_s: 2, max_s: 4, passes: 1, batch_size: 32} (accent.dataset.crops)
-        "augment": None,           # online: {speed, reverb, noise, band_limit} (accent.dataset.augment)
-        "cmvn": "global",          # global | utterance | none
+                                   # | waveform (crops of wav.scp as samples, for the ssl encoder; dev: whole wav.scp)
+        "crop": None,              # online/waveform: {min_s: 2, max_s: 4, passes: 1, batch_size: 32} (accent.dataset.crops)
+        "augment": None,           # online/waveform: {speed, reverb, noise, band_limit} (accent.dataset.augment)
+        "cmvn": "global",          # global | utterance | none (waveform: none, the encoder normalises)
         "max_frames": 20000,       # padded frames per batch (dynamic batching)
         "max_batch_size": 128,
         "dev_max_frames": None,    # default: 2 x max_frames (no gradients at dev time)
@@ -218,6 +220,7 @@ def parse_overrides(items: Iterable[str]) -> Dict[str, Any]:
 def resolve_config(cfg: Mapping[str, Any], where: str = "config") -> Dict[str, Any]:
     """Defaults filled in, sections checked, method-dependent settings made explicit."""
     user_sched = ((cfg.get("optim") or {}).get("scheduler")) if isinstance(cfg.get("optim"), Mapping) else None
+    user_data = cfg.get("data") if isinstance(cfg.get("data"), Mapping) else {}
     cfg = deep_merge(DEFAULTS, cfg)
     if isinstance(user_sched, Mapping) and "warmup_steps" not in user_sched and (
             "warmup_epochs" in user_sched or "warmup_ratio" in user_sched):
@@ -239,10 +242,17 @@ def resolve_config(cfg: Mapping[str, Any], where: str = "config") -> Dict[str, A
     if not isinstance(model, Mapping) or "encoder" not in model:
         raise ConfigError(f"{where}: model needs an 'encoder'")
     check_model_config(model, where)
-    if cfg["data"]["features"] not in ("precomputed", "online"):
-        raise ConfigError(f"{where}: data.features must be precomputed or online, got {cfg['data']['features']!r}")
+    if cfg["data"]["features"] not in FEATURES:
+        raise ConfigError(f"{where}: data.features must be one of {', '.join(FEATURES)}, got {cfg['data']['features']!r}")
     if cfg["data"]["features"] == "precomputed" and (cfg["data"]["crop"] or cfg["data"]["augment"]):
-        raise ConfigError(f"{where}: data.crop and data.augment need data.features: online (they act on the audio)")
+        raise ConfigError(f"{where}: data.crop and data.augment need data.features: online or waveform "
+                          "(they act on the audio)")
+    if cfg["data"]["features"] == "waveform":
+        # samples have no CMVN statistics; an SSL model normalises its input itself
+        if user_data.get("cmvn") not in (None, "none"):
+            raise ConfigError(f"{where}: data.features: waveform takes data.cmvn: none (got {user_data['cmvn']!r}); "
+                              "the encoder normalises the waveform (model.encoder.normalize_waveform)")
+        cfg["data"]["cmvn"] = "none"
     if cfg["data"]["cmvn"] not in NORMALIZERS.names():
         raise ConfigError(f"{where}: data.cmvn must be one of {', '.join(NORMALIZERS.names())}")
     if cfg["train"]["amp"] not in ("bf16", "fp16", "none", None, False):

@@ -16,6 +16,7 @@ import torch
 from accent.data.kaldi_dir import DataDirError, read_mapping
 from accent.dataset import BucketBatchSampler, FeatsDataset, SpecAugment, Tokenizer, collate, make_loader
 from accent.dataset.crops import CropBatchSampler, CropDataset, crop_config, first_item
+from accent.dataset.waveform import WaveformDataset
 from accent.features.fbank import FbankConfig
 
 from .config import ConfigError
@@ -37,21 +38,27 @@ class TrainingData:
 
 def build_datasets(cfg: Mapping[str, Any], train_data: Path, dev_data: Path, labels: Optional[Sequence[str]],
                    tokenizer: Optional[Tokenizer], frontend: Optional[Mapping[str, Any]]):
-    """``(train_set, dev_set)``: crops of the audio or ``feats.scp`` for training, ``feats.scp`` for dev."""
+    """``(train_set, dev_set)``: crops of the audio or ``feats.scp`` for training; ``feats.scp`` for
+    dev, or ``wav.scp`` for a model on samples (``data.features: waveform``)."""
     data_cfg, task, seed = cfg["data"], cfg["task"], int(cfg["seed"])
     label_source = str(train_data / "accents")
-    specaug = SpecAugment.from_config(data_cfg["specaug"])
+    waveform = data_cfg["features"] == "waveform"  # samples in: no FBank, no SpecAugment
+    specaug = None if waveform else SpecAugment.from_config(data_cfg["specaug"])
     check_adversary(cfg)
-    if data_cfg["features"] == "online":
-        check_online(task, tokenizer, frontend, train_data)
+    if data_cfg["features"] in ("online", "waveform"):
+        check_online(cfg, tokenizer, frontend, train_data)
         train_set = CropDataset(train_data, FbankConfig.from_dict(frontend), labels, augment=data_cfg["augment"],
                                 specaug=specaug, seed=seed, label_source=label_source,
-                                speakers=adversary_speakers(cfg, train_data))
+                                speakers=adversary_speakers(cfg, train_data), waveform=waveform)
     else:
         train_set = FeatsDataset(train_data, labels, tokenizer, require_labels=True, require_targets=True,
                                  specaug=specaug, seed=seed, label_source=label_source)
-    dev_set = FeatsDataset(dev_data, labels, tokenizer, require_labels=task == "accent",
-                           require_targets=task == "asr", label_source=label_source)
+    if waveform:
+        dev_set = WaveformDataset(dev_data, train_set.sample_rate, labels, label_source=label_source,
+                                  frame_shift_ms=data_cfg["frame_shift_ms"])
+    else:
+        dev_set = FeatsDataset(dev_data, labels, tokenizer, require_labels=task == "accent",
+                               require_targets=task == "asr", label_source=label_source)
     return train_set, dev_set
 
 
@@ -59,7 +66,7 @@ def build_training_data(cfg: Mapping[str, Any], train_data: Path, dev_data: Path
                         device: torch.device, rank: int = 0, world_size: int = 1) -> TrainingData:
     """The samplers and loaders of the two sets (each rank its share of the batches)."""
     data_cfg, task, seed = cfg["data"], cfg["task"], int(cfg["seed"])
-    online = data_cfg["features"] == "online"
+    online = data_cfg["features"] in ("online", "waveform")
     min_batch = 2 if task == "accent" else 1  # accent: the embedding's batch norm needs 2
     for d, ds, need in ((train_data, train_set, min_batch), (dev_data, dev_set, 1)):
         if len(ds) < need * world_size:
@@ -72,7 +79,8 @@ def build_training_data(cfg: Mapping[str, Any], train_data: Path, dev_data: Path
         train_sampler = BucketBatchSampler(train_set.lengths, int(data_cfg["max_frames"]), data_cfg["max_batch_size"],
                                            shuffle=True, seed=seed, rank=rank, world_size=world_size,
                                            min_batch_size=min_batch)
-    dev_frames = int(data_cfg["dev_max_frames"] or 2 * int(data_cfg["max_frames"]))
+    # a budget of 10-ms frames; in samples for a waveform dev set
+    dev_frames = int(data_cfg["dev_max_frames"] or 2 * int(data_cfg["max_frames"])) * samples_per_frame(dev_set)
     dev_sampler = BucketBatchSampler(dev_set.lengths, dev_frames, data_cfg["max_batch_size"], shuffle=False,
                                      rank=rank, world_size=world_size)
     pin = device.type == "cuda"
@@ -109,20 +117,26 @@ def adversary_speakers(cfg: Mapping[str, Any], train_data: Path) -> Optional[Lis
     return speakers
 
 
-def check_online(task: str, tokenizer: Optional[Tokenizer], frontend: Optional[Mapping[str, Any]],
+def samples_per_frame(dataset) -> int:
+    """Length units per 10-ms frame of a dataset: 1, or the samples of one for waveforms."""
+    return getattr(dataset, "samples_per_frame", 1)
+
+
+def check_online(cfg: Mapping[str, Any], tokenizer: Optional[Tokenizer], frontend: Optional[Mapping[str, Any]],
                  train_data: Path) -> None:
     """On-the-fly features must be the ones stage 2 made for dev and test: the same FBank
     options (``conf/fbank.yaml``), and no CTC (a crop has no transcript)."""
-    if task != "accent":
-        raise ConfigError("data.features: online trains accent models only (ASR needs whole transcribed utterances)")
+    kind = cfg["data"]["features"]
+    if cfg["task"] != "accent":
+        raise ConfigError(f"data.features: {kind} trains accent models only (ASR needs whole transcribed utterances)")
     if tokenizer is not None:
-        raise ConfigError("data.features: online crops the audio, so it cannot train a CTC branch: "
+        raise ConfigError(f"data.features: {kind} crops the audio, so it cannot train a CTC branch: "
                           "set model.ctc_weight: 0 (method scratch or asr_init)")
     if not frontend:
-        raise ConfigError(f"data.features: online needs {train_data}/conf/fbank.yaml, the FBank options "
+        raise ConfigError(f"data.features: {kind} needs {train_data}/conf/fbank.yaml, the FBank options "
                           "of the dev features (stage 2 writes it)")
 
 
 def check_adversary(cfg: Mapping[str, Any]) -> None:
-    if cfg["model"].get("speaker_adversary") and cfg["data"]["features"] != "online":
+    if cfg["model"].get("speaker_adversary") and cfg["data"]["features"] == "precomputed":
         raise ConfigError("model.speaker_adversary is trained on crops (data.features: online)")

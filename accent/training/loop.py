@@ -19,6 +19,7 @@ import torch
 
 from accent.models import greedy_decode, linear_margin
 from accent.models.ctc import ctc_carriers, error_counts, unpad_targets
+from accent.models.encoders.pretrained import set_training_step
 
 from .distributed import all_reduce_sum, all_true
 
@@ -127,6 +128,7 @@ def train_one_epoch(opt: Optimisation, progress: Progress, loader, sampler, step
         if batch is None:
             break
         margin = opt.set_margin(progress.step, steps_per_epoch)
+        set_training_step(opt.model, progress.step)  # e.g. the end of an ssl encoder's frozen warm-up
         loss, out = opt.forward(batch)
         _step(opt, loss, progress)
         progress.step += 1

@@ -46,6 +46,7 @@ from accent.data.kaldi_dir import DataDirError
 from accent.dataset import Tokenizer, read_label_list
 from accent.jobs.lock import DirectoryLock
 from accent.models.build import build_model, count_parameters
+from accent.models.encoders.pretrained import complete_encoder_options, parameter_groups
 from accent.utils.device import resolve_device  # noqa: F401  (re-exported)
 from accent.utils.provenance import code_version, describe, numeric_environment
 
@@ -53,7 +54,7 @@ from . import asr_init
 from .checkpoint import FORMAT, PathLike, latest_checkpoint, load_checkpoint, repair_best, restore, rng_state
 from .checkpoint import save_checkpoint, save_epoch
 from .config import ConfigError, needs_asr_checkpoint, plain, starts_from_asr
-from .data import build_datasets, build_training_data, count_ctc_targets
+from .data import build_datasets, build_training_data, count_ctc_targets, samples_per_frame
 from .distributed import gather_objects, rank_seed, seed_everything
 from .loop import EpochStats, Optimisation, Progress, train_one_epoch, validate
 from .optim import build_optimizer, build_scheduler, mixed_precision
@@ -136,13 +137,18 @@ class Trainer:
         self.data = build_training_data(cfg, self.train_data, self.dev_data, train_set, dev_set, self.device,
                                         self.rank, self.world_size)
         self.steps_per_epoch = self.data.steps_per_epoch
+        # seconds per length unit of the training batches (frames, or samples for waveforms)
+        self.frame_shift = float(cfg["data"]["frame_shift_ms"]) / 1000.0 / samples_per_frame(dev_set)
 
+        # encoders from outside files (ssl) first write their architecture into the config
+        cfg["model"] = complete_encoder_options(cfg["model"])
         model = build_model(cfg, self.input_dim, self.labels, self.units)
         if cmvn is not None:
             model.normalize.set_stats(*cmvn)
         self.params = count_parameters(model)
         model.to(self.device)
-        optimizer = build_optimizer(model.trainable_parameters(), cfg["optim"])
+        optimizer = build_optimizer(parameter_groups(model, model.trainable_parameters(), float(cfg["optim"]["lr"])),
+                                    cfg["optim"])
         scheduler = build_scheduler(optimizer, cfg["optim"], int(train_cfg["epochs"]) * self.steps_per_epoch,
                                     self.steps_per_epoch)
         amp_dtype = mixed_precision(train_cfg["amp"] or "none", self.device)
@@ -254,7 +260,7 @@ class Trainer:
                 t0 = time.perf_counter()
                 train = train_one_epoch(
                     self.opt, self.progress, self.data.train_loader, self.data.train_sampler, self.steps_per_epoch,
-                    float(self.cfg["data"]["frame_shift_ms"]) / 1000.0, int(train_cfg["log_interval_steps"] or 0),
+                    self.frame_shift, int(train_cfg["log_interval_steps"] or 0),
                     int(train_cfg["save_interval_steps"] or 0), self._save_mid_epoch, tb,
                     show_bar=sys.stderr.isatty() and self.is_main, is_main=self.is_main)
                 self._end_epoch(train, self.evaluate(), time.perf_counter() - t0, epochs, tb)

@@ -2,13 +2,15 @@
 
 Each takes ``(input_dim, **config)``, maps ``(feats (B,T,D), lengths (B,))`` to
 ``(frames (B,T',output_dim), lengths' (B,))`` and has ``output_dim``, ``subsampling_factor`` and
-``output_lengths(lengths)``.
+``output_lengths(lengths)``.  ``ssl`` (a Hugging Face self-supervised model) takes the waveform:
+``(B, S, 1)`` samples, ``input_dim`` 1 (``data.features: waveform``).
 """
 
 from .crnn import CRNNEncoder
 from .ecapa import EcapaTdnnEncoder
 from .jasper import JasperEncoder
 from .resnet import ResNetEncoder
+from .ssl import SslEncoder  # transformers is imported only when one is built
 from .transformer import TransformerEncoder
 
-__all__ = ["JasperEncoder", "CRNNEncoder", "TransformerEncoder", "EcapaTdnnEncoder", "ResNetEncoder"]
+__all__ = ["JasperEncoder", "CRNNEncoder", "TransformerEncoder", "EcapaTdnnEncoder", "ResNetEncoder", "SslEncoder"]
