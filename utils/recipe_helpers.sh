@@ -11,6 +11,32 @@ must_run() { is_done "$1" "$2" && return 1; rm -f "$1"; }
 fingerprint() { cat "$@" | cksum; }
 # The last "best dev ..." line of an experiment's training log.
 best_dev() { grep -h 'best dev ' "$1/log/train.log" | tail -n 1 | sed 's/.*\] //'; }
+# The sample rate of an FBank config (empty when it names none: FbankConfig's default, 16000).
+fbank_rate() { sed -n 's/^sample_rate:[[:space:]]*\([0-9][0-9]*\).*/\1/p' "$1"; }
+
+# -- features ---------------------------------------------------------------------------------------
+# FBank features of data sets (names under data/) in nj jobs: $1 the FBank config, then the sets.
+# A set whose features were made from the same wav.scp with the same options is skipped.
+fbank_sets() {
+  local config=$1 x settings
+  shift
+  for x in "$@"; do
+    settings="$(fingerprint data/${x}/wav.scp) $(fingerprint ${config})"
+    must_run data/${x}/.fbank.done "${settings}" || continue
+    utils/make_fbank.sh --cmd "${train_cmd}" --nj ${nj} --fbank-config ${config} \
+      data/${x} exp/make_fbank/${x} fbank/${x}
+    echo "${settings}" > data/${x}/.fbank.done
+  done
+}
+# Global CMVN statistics of training sets (data/<set>/cmvn.ark); per-utterance CMVN is a training option.
+cmvn_stats() {
+  local x
+  for x in "$@"; do
+    [ data/${x}/cmvn.ark -nt data/${x}/feats.scp ] && continue
+    $train_cmd exp/make_fbank/${x}/compute_cmvn_stats.log \
+      python -m accent.bin.compute_cmvn_stats data/${x}/feats.scp data/${x}/cmvn.ark
+  done
+}
 
 # -- experiments: the training, scoring and export loops every recipe shares -----------------------
 # They read the recipe's variables: ngpu, num_nodes, train_threads, train_opts (training), score_opts,

@@ -83,7 +83,6 @@ ${speed_perturb} && train_set=train_sp
 # One sample rate for every stage: --sample-rate goes into a copy of the fbank config (which the
 # features, the checkpoints and accent-id follow), stage 1 checks the accent audio against it and
 # resamples LibriSpeech (16 kHz) to it.
-fbank_rate() { sed -n 's/^sample_rate:[[:space:]]*\([0-9][0-9]*\).*/\1/p' "$1"; }
 if [ -n "${sample_rate}" ] && [ "$(fbank_rate ${fbank_config})" != "${sample_rate}" ]; then
   mkdir -p data/conf
   { grep -v '^sample_rate:' ${fbank_config}; echo "sample_rate: ${sample_rate}  # run.sh --sample-rate"; } \
@@ -212,20 +211,8 @@ fi
 
 if [ ${stage} -le 2 ] && [ ${stop_stage} -ge 2 ]; then
   log "Stage 2: FBank features (${fbank_config}) and CMVN statistics"
-  for x in ${all_sets}; do
-    settings="$(fingerprint data/${x}/wav.scp) $(fingerprint ${fbank_config})"
-    must_run data/${x}/.fbank.done "${settings}" || continue
-    utils/make_fbank.sh --cmd "${train_cmd}" --nj ${nj} --fbank-config ${fbank_config} \
-      data/${x} exp/make_fbank/${x} fbank/${x}
-    echo "${settings}" > data/${x}/.fbank.done
-  done
-  cmvn_sets=${train_set}; ${use_libri} && cmvn_sets="${cmvn_sets} libri_train"
-  for x in ${cmvn_sets}; do
-    # global statistics of the training data; per-utterance CMVN is a training option
-    [ data/${x}/cmvn.ark -nt data/${x}/feats.scp ] && continue
-    $train_cmd exp/make_fbank/${x}/compute_cmvn_stats.log \
-      python -m accent.bin.compute_cmvn_stats data/${x}/feats.scp data/${x}/cmvn.ark
-  done
+  fbank_sets ${fbank_config} ${all_sets}
+  cmvn_stats ${train_set} $(${use_libri} && echo libri_train)
 fi
 
 ctc_units=true  # stage 3 is for the CTC branches: skipped when no config trains one
