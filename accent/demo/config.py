@@ -20,6 +20,9 @@ class DemoConfig:
     libri_train_utts: int = 30
     libri_dev_speakers: int = 5
     libri_dev_utts: int = 10
+    cv_speakers_per_class: int = 4   # demo Common Voice: speakers of each of its 4 accent classes
+    cv_clips_per_speaker: int = 5   # +-1 from speaker to speaker
+    l2_utts_per_speaker: int = 5     # demo L2-ARCTIC: prompts read by each of the 24 speakers
     num_jobs: int = 2
 
     def validate(self) -> None:
@@ -38,14 +41,30 @@ class DemoConfig:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.libri_train_utts > 9999 or self.libri_dev_utts > 9999:
             raise ValueError("LibriSpeech utterance numbers have 4 digits: at most 9999 per speaker")
+        if self.cv_speakers_per_class < 3:
+            raise ValueError(f"cv_speakers_per_class must be >= 3 (train, dev and test speakers), got {self.cv_speakers_per_class}")
+        for name in ("cv_clips_per_speaker", "l2_utts_per_speaker"):
+            if not 1 <= getattr(self, name) <= 9999:
+                raise ValueError(f"{name} must be in 1..9999, got {getattr(self, name)}")
         if self.num_jobs < 1:
             raise ValueError(f"num_jobs must be >= 1, got {self.num_jobs}")
 
     def aesrc_stamp(self) -> dict[str, Any]:
         """What determines the AESRC output (not num_jobs: output is independent of it)."""
         keys = ("seed", "speakers_per_accent", "utts_per_speaker", "dev_speakers_per_accent", "test_utts")
-        return {"generator_version": GENERATOR_VERSION, **{k: asdict(self)[k] for k in keys}}
+        return self._stamp(keys)
 
     def librispeech_stamp(self) -> dict[str, Any]:
         keys = ("seed", "libri_train_speakers", "libri_train_utts", "libri_dev_speakers", "libri_dev_utts")
+        return self._stamp(keys)
+
+    def commonvoice_stamp(self) -> dict[str, Any]:
+        keys = ("seed", "cv_speakers_per_class", "cv_clips_per_speaker")
+        return self._stamp(keys)
+
+    def l2arctic_stamp(self) -> dict[str, Any]:
+        keys = ("seed", "l2_utts_per_speaker")
+        return self._stamp(keys)
+
+    def _stamp(self, keys: tuple[str, ...]) -> dict[str, Any]:
         return {"generator_version": GENERATOR_VERSION, **{k: asdict(self)[k] for k in keys}}

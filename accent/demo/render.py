@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 import multiprocessing
 import time
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Iterable, Mapping, Optional, Sequence
 
 import numpy as np
+from scipy.signal import resample_poly
 
 from accent.demo.channel import apply_channel
 from accent.demo.espeak import Voice, synthesize
@@ -24,7 +26,7 @@ from accent.demo.seeding import np_rng, py_rng
 from accent.demo.sentences import SentenceGenerator
 from accent.demo.speakers import SpeakerProfile
 from accent.demo.speech import speak
-from accent.demo.wavio import write_flac, write_wav
+from accent.demo.wavio import write_flac, write_mp3, write_wav
 
 logger = logging.getLogger(__name__)
 
@@ -41,8 +43,9 @@ class UttJob:
     speaker: SpeakerProfile
     seed: int  # corpus seed
     index: int  # utterance index within the speaker (part of the RNG identity)
-    fmt: str = "wav"  # "wav" or "flac"
+    fmt: str = "wav"  # "wav", "flac" or "mp3"
     info: Optional[Mapping[str, str]] = None  # RIFF LIST/INFO entries (wav only)
+    rate: int = RATE  # of the file: speech is made at 16 kHz and resampled (L2-ARCTIC 44.1k, Common Voice 48k)
 
 
 @functools.lru_cache(maxsize=4)
@@ -67,16 +70,21 @@ def render(job: UttJob) -> float:
         if len(clean) < RATE // 10:
             raise RuntimeError(f"espeak produced only {len(clean)} samples")
         audio = apply_channel(clean, spk.channel, np_rng("channel", *identity), babble_bank(job.seed))
+        if job.rate != RATE:
+            g = math.gcd(job.rate, RATE)
+            audio = resample_poly(audio, job.rate // g, RATE // g).astype(np.float32)
         if job.fmt == "wav":
-            write_wav(job.path, audio, RATE, job.info)
+            write_wav(job.path, audio, job.rate, job.info)
         elif job.fmt == "flac":
-            write_flac(job.path, audio, RATE)
+            write_flac(job.path, audio, job.rate)
+        elif job.fmt == "mp3":
+            write_mp3(job.path, audio, job.rate)
         else:
             raise ValueError(f"unknown audio format {job.fmt!r}")
     except Exception as exc:
         raise RuntimeError(f"{job.path}: generating {job.text!r} ({spk.accent.code}, {spk.voice.arg()}) "
                            f"failed: {exc}") from exc
-    return len(audio) / RATE
+    return len(audio) / job.rate
 
 
 def render_all(jobs: Sequence[UttJob], num_jobs: int, what: str) -> list[float]:

@@ -4,7 +4,7 @@ AESRC2020 WAVs are 16 kHz 16-bit mono PCM; a few carry a RIFF ``LIST``/``INFO``
 chunk between ``fmt `` and ``data`` (written by recording apps), which trips
 up readers that assume a fixed 44-byte header.  We write the RIFF structure
 ourselves so that we control that chunk and the bytes are reproducible.
-LibriSpeech is FLAC, written through soundfile.
+LibriSpeech is FLAC and Common Voice MP3, written through soundfile.
 """
 
 from __future__ import annotations
@@ -52,3 +52,8 @@ def write_wav(path: Path, audio: np.ndarray, rate: int, info: Optional[Mapping[s
 
 def write_flac(path: Path, audio: np.ndarray, rate: int) -> None:
     sf.write(str(path), to_int16(audio), rate, format="FLAC", subtype="PCM_16")
+
+
+def write_mp3(path: Path, audio: np.ndarray, rate: int) -> None:
+    """MPEG-1 Layer III through soundfile (libsndfile >= 1.1, with LAME), as Common Voice's clips."""
+    sf.write(str(path), np.clip(audio, -1.0, 1.0), rate, format="MP3", subtype="MPEG_LAYER_III")

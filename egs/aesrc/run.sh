@@ -64,7 +64,7 @@ help_message="Usage: $0 [--stage N] [--stop-stage M] [--nj 4] [--aesrc-root DIR]
 . ./path.sh
 . utils/parse_options.sh
 . ./cmd.sh
-. utils/recipe_helpers.sh  # log, is_done, must_run, fingerprint, best_dev
+. utils/recipe_helpers.sh  # log, must_run, fingerprint; train_configs, score_experiments, export_experiments
 
 real_aesrc=true; [ -z "${aesrc_root}" ] && real_aesrc=false
 real_libri=true; [ -z "${librispeech_root}" ] && real_libri=false
@@ -83,7 +83,6 @@ ${speed_perturb} && train_set=train_sp
 # One sample rate for every stage: --sample-rate goes into a copy of the fbank config (which the
 # features, the checkpoints and accent-id follow), stage 1 checks the accent audio against it and
 # resamples LibriSpeech (16 kHz) to it.
-fbank_rate() { sed -n 's/^sample_rate:[[:space:]]*\([0-9][0-9]*\).*/\1/p' "$1"; }
 if [ -n "${sample_rate}" ] && [ "$(fbank_rate ${fbank_config})" != "${sample_rate}" ]; then
   mkdir -p data/conf
   { grep -v '^sample_rate:' ${fbank_config}; echo "sample_rate: ${sample_rate}  # run.sh --sample-rate"; } \
@@ -212,20 +211,8 @@ fi
 
 if [ ${stage} -le 2 ] && [ ${stop_stage} -ge 2 ]; then
   log "Stage 2: FBank features (${fbank_config}) and CMVN statistics"
-  for x in ${all_sets}; do
-    settings="$(fingerprint data/${x}/wav.scp) $(fingerprint ${fbank_config})"
-    must_run data/${x}/.fbank.done "${settings}" || continue
-    utils/make_fbank.sh --cmd "${train_cmd}" --nj ${nj} --fbank-config ${fbank_config} \
-      data/${x} exp/make_fbank/${x} fbank/${x}
-    echo "${settings}" > data/${x}/.fbank.done
-  done
-  cmvn_sets=${train_set}; ${use_libri} && cmvn_sets="${cmvn_sets} libri_train"
-  for x in ${cmvn_sets}; do
-    # global statistics of the training data; per-utterance CMVN is a training option
-    [ data/${x}/cmvn.ark -nt data/${x}/feats.scp ] && continue
-    $train_cmd exp/make_fbank/${x}/compute_cmvn_stats.log \
-      python -m accent.bin.compute_cmvn_stats data/${x}/feats.scp data/${x}/cmvn.ark
-  done
+  fbank_sets ${fbank_config} ${all_sets}
+  cmvn_stats ${train_set} $(${use_libri} && echo libri_train)
 fi
 
 ctc_units=true  # stage 3 is for the CTC branches: skipped when no config trains one
@@ -244,33 +231,6 @@ elif [ ${stage} -le 3 ] && [ ${stop_stage} -ge 3 ]; then
   $train_cmd exp/log/train_bpe.log \
     python -m accent.bin.train_bpe --vocab-size ${bpe_size} --lang-dir data/lang_bpe_${bpe_size} data/train $(${use_libri} && echo data/libri_train)
 fi
-
-# An experiment's name is its config path under conf/ with '/' -> '_': conf/hybrid/mtl_l0.2.yaml -> hybrid_mtl_l0.2
-exp_name() { local p=${1#conf/}; p=${p%.yaml}; echo "${p//\//_}"; }
-
-# Train one experiment per config: $1 stage, $2 training set, $3 dev set, then the configs.
-# A finished experiment (exp/<name>/.done) is skipped; a killed one resumes from its last checkpoint.
-train_configs() {
-  local stage=$1 train=$2 dev=$3 config dir job_opts="--gpu ${ngpu}"
-  shift 3
-  # --num-nodes only when > 1: a Kaldi config without a num_nodes line serves single-node jobs
-  [ ${num_nodes} -gt 1 ] && job_opts="${job_opts} --num-nodes ${num_nodes}"
-  [ ${train_threads} -gt 1 ] && job_opts="${job_opts} --num-threads ${train_threads}"
-  for config in "$@"; do
-    dir=exp/$(exp_name ${config})
-    if [ -f ${dir}/.done ]; then
-      log "Stage ${stage}: ${dir} is finished (remove ${dir}/.done to retrain)"
-    else
-      log "Stage ${stage}: training ${config} on data/${train} -> ${dir}"
-      # accent.bin.launch starts ngpu x num_nodes processes (srun in a Slurm job, else torchrun)
-      $cuda_cmd ${job_opts} ${dir}/log/train.log \
-        python -m accent.bin.launch --ngpu ${ngpu} --num-nodes ${num_nodes} -- \
-        python -m accent.bin.train --config ${config} --train-data data/${train} --dev-data data/${dev} \
-          --cmvn data/${train}/cmvn.ark --exp-dir ${dir} --resume ${train_opts}
-    fi
-    log "Stage ${stage}: ${dir}: $(best_dev ${dir})"
-  done
-}
 
 if [ ${stage} -le 4 ] && [ ${stop_stage} -ge 4 ]; then
   if [ -z "${asr_config}${asr_finetune_config}" ]; then
@@ -293,8 +253,7 @@ fi
 if [ ${stage} -le 5 ] && [ ${stop_stage} -ge 5 ]; then
   log "Stage 5: accent models on data/${train_set}"
   train_configs 5 ${train_set} dev ${accent_configs}
-  dirs=()
-  for config in ${accent_configs}; do dirs+=(exp/$(exp_name ${config})); done
+  dirs=($(exp_dirs ${accent_configs}))
   if [ ${#dirs[@]} -gt 0 ]; then
     log "Stage 5: dev accuracy (best epoch) per experiment"
     python -m accent.bin.show_results "${dirs[@]}"
@@ -321,18 +280,9 @@ fi
 
 if [ ${stage} -le 6 ] && [ ${stop_stage} -ge 6 ]; then
   log "Stage 6: scoring (per-accent accuracy, confusion matrices, embedding plots, training curves)"
-  sets="--data dev=data/dev"
-  # the test set is scored only when its labels are known
-  [ -f data/test/utt2accent ] && sets="${sets} --data test=data/test"
-  # the plots (and the training-set subsample they show) cost more than the scoring: optional
-  if ${plots}; then sets="${sets} --embed-data train=data/${train_set}"; else sets="${sets} --no-plots"; fi
-  dirs=()
-  for config in ${accent_configs}; do
-    dir=exp/$(exp_name ${config})
-    dirs+=(${dir})
-    $cuda_cmd --gpu $(( ngpu > 0 ? 1 : 0 )) ${dir}/log/score.log \
-      python -m accent.bin.score --exp-dir ${dir} ${sets} ${score_opts}
-  done
+  dirs=($(exp_dirs ${accent_configs}))
+  # dev, test when its labels are known, and (--plots true) a training subsample for the plots
+  score_experiments "$(score_sets data/${train_set} data/dev data/test)" "${dirs[@]}"
   if ${phonotactic} && [ ${#dirs[@]} -gt 0 ]; then
     # each accent model fused with the phonotactic system (its weight chosen on dev)
     fuse_sets=dev; [ -f data/test/utt2accent ] && fuse_sets="dev test"
@@ -348,15 +298,7 @@ fi
 
 if [ ${stage} -le 7 ] && [ ${stop_stage} -ge 7 ]; then
   log "Stage 7: export for inference (TorchScript + ONNX, checked against PyTorch to 1e-4)"
-  for config in ${accent_configs}; do
-    dir=exp/$(exp_name ${config})
-    # written under a temporary name, renamed when the parity check passed: files mean finished
-    if [ ${dir}/export/model.onnx -nt ${dir}/.done ] && [ -f ${dir}/export/model.torchscript.pt ]; then
-      log "Stage 7: ${dir}/export is up to date"; continue
-    fi
-    $train_cmd ${dir}/log/export.log \
-      python -m accent.bin.export --exp-dir ${dir} --out-dir ${dir}/export --format torchscript onnx
-  done
+  export_experiments 7 "torchscript onnx" $(exp_dirs ${accent_configs})
   log "Stage 7: try it: accent-id --model exp/<name>/export/model.onnx some.wav"
 fi
 

@@ -134,7 +134,10 @@ class EcapaTdnnEncoder(nn.Module):
         # contiguous (B, C, T): convolutions and batch norm on the transposed view are several
         # times slower on CPU
         x = feats.transpose(1, 2).contiguous()
-        full = mask if not bool(mask.all()) else None  # equal-length crops: nothing to mask
+        # equal-length crops: nothing to mask; a traced or exported graph always masks (its
+        # inputs are any lengths, and the check is data-dependent)
+        exporting = torch.jit.is_tracing() or torch.compiler.is_exporting()
+        full = mask if exporting or not bool(mask.all()) else None
         x = self.input_layer(x, full)
         outs = []
         for block in self.blocks:
