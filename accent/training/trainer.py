@@ -303,9 +303,11 @@ class Trainer:
 
         # every trainable parameter takes part in every loss (checked for all recipe configs),
         # so the cheaper find_unused_parameters=False; the frozen reference AM has no gradients
-        # and DDP leaves it alone
+        # and DDP leaves it alone.  An ssl encoder's warm-up (unfreeze_after_steps) runs its
+        # model without gradients for a while: those steps leave parameters unused.
+        warm_up = any(getattr(m, "unfreeze_after_steps", 0) > 0 for m in self.model.modules())
         ids = [self.device.index] if self.device.type == "cuda" else None
-        self.opt.net = DistributedDataParallel(self.model, device_ids=ids, find_unused_parameters=False)
+        self.opt.net = DistributedDataParallel(self.model, device_ids=ids, find_unused_parameters=warm_up)
         if reseed:
             seed_everything(rank_seed(int(self.cfg["seed"]), self.rank))
 
