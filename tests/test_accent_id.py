@@ -13,9 +13,7 @@ import pytest
 import soundfile as sf
 
 from accent.export import FILENAMES
-from conftest import write_wav
-from test_dataset import ACCENTS
-from test_export import trained  # noqa: F401  (the session fixture)
+from conftest import ACCENTS, damage, write_wav
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -95,8 +93,6 @@ def test_bad_model_or_missing_wav_scp_is_a_clear_error(trained, tmp_path) -> Non
 
 
 def test_a_damaged_model_is_refused_not_used(trained, tmp_path) -> None:
-    from test_export import damage
-
     wav = write_wav(tmp_path / "a.wav", 1.0)
     exp = tmp_path / "exp"
     exp.mkdir()

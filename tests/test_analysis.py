@@ -28,8 +28,7 @@ from accent.text.g2p import PHONES, phone_units
 from accent.text.units import read_units
 from accent.training import Trainer, load_checkpoint, load_model, resolve_config
 from accent.training.model_io import init_from_asr
-from test_dataset import make_corpus
-from test_train import TINY_JASPER, tiny_accent
+from conftest import TINY_JASPER, make_corpus, tiny_accent
 
 ROOT = Path(__file__).resolve().parents[1]
 CLASS_MAP = ROOT / "local" / "broad_phone_classes.txt"

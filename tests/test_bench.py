@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from test_dataset import make_corpus
+from conftest import make_corpus, tone
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -36,8 +36,6 @@ def test_bench_fbank(tmp_path) -> None:
     """accent.bin.bench_fbank: every front end timed on speech, and compared with kaldi-native-fbank
     on the recordings of --real-audio."""
     import soundfile as sf
-
-    from conftest import tone
 
     for i, accent in enumerate(("US", "FR")):
         (tmp_path / "real" / accent).mkdir(parents=True)

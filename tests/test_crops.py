@@ -16,7 +16,7 @@ from accent.dataset.augment import RirBank, WaveAugment, add_noise, coloured_noi
 from accent.dataset.crops import CropBatchSampler, CropDataset, crop_config
 from accent.features.fbank import FbankConfig, compute_fbank
 from accent.training import Trainer, resolve_config
-from test_dataset import ACCENTS, accent_signal, make_feats_dir
+from conftest import ACCENTS, accent_signal, make_feats_dir
 
 SR = 16000
 

@@ -15,9 +15,7 @@ from accent.data.audio import AudioError
 from accent.export import FILENAMES
 from accent.features.fbank import FbankConfig, compute_fbank
 from accent.inference.backends import experiment_checkpoint
-from conftest import tone, write_wav
-from test_dataset import ACCENTS
-from test_export import trained  # noqa: F401  (the session fixture)
+from conftest import ACCENTS, tone, write_wav
 
 
 def test_import_accent_stays_light_and_the_recognizer_is_lazy() -> None:

@@ -14,7 +14,7 @@ import yaml
 
 from accent.data.kaldi_dir import write_data_dir
 from accent.jobs.lock import DirectoryBusy, DirectoryLock
-from conftest import process_alive, wait_for, write_wav
+from conftest import make_corpus, process_alive, tiny_accent, write_wav
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -107,9 +107,6 @@ def test_make_fbank_refuses_a_feature_dir_in_use(tmp_path: Path) -> None:
 
 
 def test_a_second_training_of_an_experiment_stops_at_once(tmp_path: Path) -> None:
-    from test_dataset import make_corpus
-    from test_train import tiny_accent
-
     corpus = make_corpus(tmp_path / "corpus")
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(tiny_accent(train__epochs=1)))
     cmd = [sys.executable, "-m", "accent.bin.train", "--num-threads", "1", "--config", "c.yaml",

@@ -20,7 +20,7 @@ from accent.text.bpe import train_bpe
 from accent.text.units import read_units
 from accent.training import Trainer, deep_merge, experiment_name, load_checkpoint, load_config, resolve_config
 from accent.training.config import starts_from_asr
-from test_dataset import make_corpus
+from conftest import make_corpus
 
 CONF = Path(__file__).resolve().parents[1] / "egs" / "aesrc" / "conf"
 ASR_CONFIGS = sorted(CONF.glob("asr_*.yaml"))

@@ -14,6 +14,7 @@ import pytest
 import torch
 
 from accent.training import WarmupScheduler, resolve_config
+from conftest import make_aesrc, make_corpus, make_librispeech, recipe_copy, run_recipe, tiny_accent, write_wav
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -69,16 +70,8 @@ def test_jobs_get_the_threads_of_their_allocation(tmp_path) -> None:
 # run.sh
 
 
-def run_recipe(recipe: Path, *args: str) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"])
-    env.pop("cmd_backend", None)
-    return subprocess.run(["./run.sh", *args], cwd=recipe, env=env, capture_output=True, text=True, timeout=600)
-
-
 @pytest.fixture
 def recipe(tmp_path) -> Path:
-    from conftest import recipe_copy
-
     r = recipe_copy(tmp_path)
     (tmp_path / "aesrc").mkdir()
     (tmp_path / "libri").mkdir()
@@ -145,9 +138,6 @@ def test_presets(recipe) -> None:
 def test_one_sample_rate_for_every_stage(tmp_path) -> None:
     """8 kHz accent audio with --sample-rate 8000: stage 1 accepts it, LibriSpeech (16 kHz) is resampled,
     stage 2 computes 8 kHz FBank for every set."""
-    from conftest import make_aesrc, recipe_copy, write_wav
-    from test_librispeech import make_librispeech
-
     from accent.data.kaldi_dir import read_mapping
     from accent.features.fbank import FbankConfig
 
@@ -177,10 +167,6 @@ def test_one_sample_rate_for_every_stage(tmp_path) -> None:
 
 def test_stage6_without_plots_merges_results_and_scores_the_averaged_checkpoint(tmp_path) -> None:
     import yaml
-
-    from conftest import recipe_copy
-    from test_dataset import make_corpus
-    from test_train import tiny_accent
 
     from accent.training import Trainer
 

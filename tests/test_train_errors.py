@@ -12,13 +12,7 @@ import pytest
 import torch
 
 from accent.training import load_checkpoint, load_model
-from test_dataset import make_corpus
-from test_train import tiny_accent, train_cli, write_config
-
-
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory):
-    return make_corpus(tmp_path_factory.mktemp("train_errors"))
+from conftest import tiny_accent, train_cli, write_config
 
 
 @pytest.fixture(scope="module")
