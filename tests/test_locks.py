@@ -52,11 +52,13 @@ def test_second_writer_is_refused_and_a_dead_holder_does_not_block(tmp_path: Pat
 def test_forked_children_of_the_writer_do_not_hold_its_lock(tmp_path: Path) -> None:
     # DataLoader workers are forks of the trainer: after a kill -9 of the trainer they linger a
     # while, and must not keep the experiment locked for the rerun.
+    # each line in one write(): print() writes the text and the newline apart when stdout is
+    # unbuffered (PYTHONUNBUFFERED), and the two processes' lines then interleave ("ready4711", "")
     code = ("import os, sys, time; from accent.jobs.lock import DirectoryLock\n"
             "with DirectoryLock(sys.argv[1]):\n"
             "    child = os.fork()\n"
-            "    if child == 0:\n        print('ready', flush=True); time.sleep(60); os._exit(0)\n"
-            "    print(child, flush=True); time.sleep(120)\n")
+            "    if child == 0:\n        os.write(1, b'ready\\n'); time.sleep(60); os._exit(0)\n"
+            "    os.write(1, b'%d\\n' % child); time.sleep(120)\n")
     holder = subprocess.Popen([sys.executable, "-c", code, str(tmp_path / "exp")], stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True, env=dict(os.environ, PYTHONPATH=str(ROOT)))
     lines = set()
