@@ -37,6 +37,7 @@ def inputs(tmp_path: Path) -> Path:
     return d
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model", ["exp", "onnx"])
 def test_every_input_scored_or_named_with_its_problem(trained, inputs, tmp_path, model) -> None:
     exp = trained["crnn"]
@@ -63,6 +64,7 @@ def test_every_input_scored_or_named_with_its_problem(trained, inputs, tmp_path,
     assert "3 of 7 inputs not scored" in err
 
 
+@pytest.mark.slow
 def test_table_tsv_and_wav_scp_with_a_pipe(trained, tmp_path) -> None:
     a = write_wav(tmp_path / "a.wav", 1.3)
     b = write_wav(tmp_path / "b.wav", 0.9, seed=5)
@@ -85,6 +87,7 @@ def test_table_tsv_and_wav_scp_with_a_pipe(trained, tmp_path) -> None:
     assert rows[1][2:2 + len(ACCENTS)] == rows[3][2:2 + len(ACCENTS)]
 
 
+@pytest.mark.slow
 def test_bad_model_or_missing_wav_scp_is_a_clear_error(trained, tmp_path) -> None:
     r = accent_id("--model", tmp_path / "nope", write_wav(tmp_path / "a.wav"), cwd=tmp_path)
     assert r.returncode == 2 and "nope: no such model" in r.stderr
@@ -92,6 +95,7 @@ def test_bad_model_or_missing_wav_scp_is_a_clear_error(trained, tmp_path) -> Non
     assert r.returncode == 2 and "missing.scp: no such wav.scp" in r.stderr
 
 
+@pytest.mark.slow
 def test_a_damaged_model_is_refused_not_used(trained, tmp_path) -> None:
     wav = write_wav(tmp_path / "a.wav", 1.0)
     exp = tmp_path / "exp"

@@ -9,7 +9,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from conftest import make_corpus, tone
+
+pytestmark = pytest.mark.slow  # the benchmarks end to end
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -38,6 +38,7 @@ def _ddp_worker(rank: int, world: int, store: str, cfg: Dict[str, Any], exp: str
         dist.destroy_process_group()
 
 
+@pytest.mark.slow
 def test_one_ddp_step_equals_a_single_process_step_on_the_concatenated_batch(corpus, tmp_path) -> None:
     torch.set_num_threads(1)
     cfg = resolve_config(ddp_config())
@@ -83,6 +84,7 @@ def launch_train(args: List[str], cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
 
 
+@pytest.mark.slow
 def test_launch_trains_on_two_processes_rank_0_writes_and_resume_works(corpus, tmp_path) -> None:
     import yaml
 

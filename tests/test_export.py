@@ -25,6 +25,8 @@ from accent.inference.backends import OnnxBackend, TorchBackend, TorchScriptBack
 from accent.training import load_model
 from conftest import ACCENTS, EXPORT_CMVN, EXPORT_MODELS, accent_signal, damage
 
+pytestmark = pytest.mark.slow  # the session fixture trained (models trained and exported)
+
 ROOT = Path(__file__).resolve().parents[1]
 
 def real_batch(seconds=(1.3, 0.6, 2.2)):

@@ -27,6 +27,8 @@ from conftest import (
     unavailable_reason, wait_for,
 )
 
+pytestmark = pytest.mark.slow  # a real Slurm cluster
+
 ROOT = Path(__file__).resolve().parents[1]
 SLURM_PL = ROOT / "utils" / "slurm.pl"
 RECIPE_CONF = ROOT / "egs" / "aesrc" / "conf" / "slurm.conf"

@@ -92,6 +92,7 @@ def make_fbank(tmp_path: Path) -> subprocess.CompletedProcess:
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
 
 
+@pytest.mark.slow
 def test_make_fbank_refuses_a_feature_dir_in_use(tmp_path: Path) -> None:
     _data_dir(tmp_path)
     holder = hold_lock(tmp_path / "fbank/x")
@@ -108,6 +109,7 @@ def test_make_fbank_refuses_a_feature_dir_in_use(tmp_path: Path) -> None:
     assert (tmp_path / "data/x/feats.scp").is_file()
 
 
+@pytest.mark.slow
 def test_a_second_training_of_an_experiment_stops_at_once(tmp_path: Path) -> None:
     corpus = make_corpus(tmp_path / "corpus")
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(tiny_accent(train__epochs=1)))

@@ -22,6 +22,8 @@ from accent.training import Trainer, deep_merge, experiment_name, load_checkpoin
 from accent.training.config import starts_from_asr
 from conftest import make_corpus
 
+pytestmark = pytest.mark.slow  # every paper config trains
+
 CONF = Path(__file__).resolve().parents[1] / "egs" / "aesrc" / "conf"
 ASR_CONFIGS = sorted(CONF.glob("asr_*.yaml"))
 ACCENT_CONFIGS = sorted(p for d in ("baseline", "sarnet", "hybrid") for p in (CONF / d).glob("*.yaml")

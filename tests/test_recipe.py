@@ -15,6 +15,8 @@ from accent.features.fbank import FbankConfig
 from accent.text.g2p import PHONES
 from conftest import processes_in, recipe_copy, run_recipe, tone, wait_for
 
+pytestmark = pytest.mark.slow  # run.sh stages 0-3 on the demo corpora
+
 TINY = [
     "--nj", "2", "--bpe-size", "60",
     "--demo-speakers-per-accent", "3", "--demo-utts-per-speaker", "3", "--demo-dev-speakers-per-accent", "1",

@@ -59,6 +59,7 @@ def _run_pl(tmp_path: Path, *opts: str) -> str:
     return next(line for line in log.read_text().splitlines() if line.startswith("threads"))
 
 
+@pytest.mark.slow
 def test_jobs_get_the_threads_of_their_allocation(tmp_path) -> None:
     # not the machine's core count: a job without --num-threads has one, as Kaldi's jobs
     assert _run_pl(tmp_path) == "threads 1 1"
@@ -78,6 +79,7 @@ def recipe(tmp_path) -> Path:
     return r
 
 
+@pytest.mark.slow
 def test_empty_finetune_config_switches_the_step_off(recipe) -> None:
     r = run_recipe(recipe, "--aesrc-root", "../aesrc", "--librispeech-root", "../libri", "--stage", "4",
                    "--stop-stage", "4", "--asr-config", "", "--asr-finetune-config", "")
@@ -87,6 +89,7 @@ def test_empty_finetune_config_switches_the_step_off(recipe) -> None:
     assert not (recipe / "data").exists()  # no combined LibriSpeech + accent set either
 
 
+@pytest.mark.slow
 def test_real_accents_with_the_demo_librispeech_leave_out_the_asr_methods(recipe) -> None:
     configs = "conf/demo/hybrid/scratch.yaml conf/demo/hybrid/mtl.yaml conf/demo/hybrid/hybrid.yaml"
     common = ["--aesrc-root", "../aesrc", "--stage", "4", "--stop-stage", "4", "--accent-configs", configs]
@@ -105,6 +108,7 @@ def test_real_accents_with_the_demo_librispeech_leave_out_the_asr_methods(recipe
     assert f"3 accent config(s) (stage 5): {configs}" in out
 
 
+@pytest.mark.slow
 def test_presets(recipe) -> None:
     common = ["--aesrc-root", "../aesrc", "--librispeech-root", "../libri", "--stage", "4", "--stop-stage", "4",
               "--asr-config", "none", "--asr-finetune-config", "none"]
@@ -135,6 +139,7 @@ def test_presets(recipe) -> None:
     assert "Preset" not in r.stdout and r.returncode == 0
 
 
+@pytest.mark.slow
 def test_one_sample_rate_for_every_stage(tmp_path) -> None:
     """8 kHz accent audio with --sample-rate 8000: stage 1 accepts it, LibriSpeech (16 kHz) is resampled,
     stage 2 computes 8 kHz FBank for every set."""
@@ -165,6 +170,7 @@ def test_one_sample_rate_for_every_stage(tmp_path) -> None:
     assert "converted_audio" not in {p.name for p in (recipe / "data" / "train").iterdir()}  # already 8 kHz
 
 
+@pytest.mark.slow
 def test_stage6_without_plots_merges_results_and_scores_the_averaged_checkpoint(tmp_path) -> None:
     import yaml
 

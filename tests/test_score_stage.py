@@ -29,6 +29,8 @@ from accent.training.checkpoint import average_checkpoints, experiment_checkpoin
 from accent.training import Trainer, resolve_config
 from conftest import make_corpus, tiny_accent, write_wav
 
+pytestmark = pytest.mark.slow  # stage 6 on trained models
+
 ROOT = Path(__file__).resolve().parents[1]
 SETS = ("train", "dev", "test")
 

@@ -41,6 +41,7 @@ def same_records(a: Dict[str, Any], b: Dict[str, Any]) -> None:
 # ------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_tiny_model_overfits_to_100_percent(corpus, tmp_path) -> None:
     torch.set_num_threads(1)
     cfg = resolve_config(tiny_accent(data__specaug=None, train__epochs=30, optim__lr=1e-2,
@@ -84,6 +85,7 @@ def kill_when(proc: subprocess.Popen, ready, timeout: float = 240):
     raise AssertionError("the run finished before it could be killed")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("where", ["epoch_boundary", "mid_epoch"])
 def test_resume_after_sigkill_equals_uninterrupted_run(uninterrupted, where) -> None:
     root, common, full = uninterrupted
@@ -115,6 +117,7 @@ def test_resume_after_sigkill_equals_uninterrupted_run(uninterrupted, where) -> 
     assert all(torch.allclose(wa[k].float(), wb[k].float(), atol=1e-6) for k in wa)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not os.path.isdir("/proc"), reason="needs /proc to check processes")
 def test_sigkill_of_the_job_runner_stops_the_training_and_the_rerun_is_identical(uninterrupted) -> None:
     """kill -9 of run.pl's process group mid-training: the trainer (in a session of its own) dies
@@ -146,6 +149,7 @@ def test_sigkill_of_the_job_runner_stops_the_training_and_the_rerun_is_identical
     assert all(torch.allclose(wa[k].float(), wb[k].float(), atol=1e-6) for k in wa)
 
 
+@pytest.mark.slow
 def test_checkpoints_load_weights_only_and_average(corpus, tmp_path) -> None:
     torch.set_num_threads(1)
     cfg = resolve_config(tiny_accent(train__epochs=3, train__keep_checkpoints=2, train__average_last=2))
@@ -180,6 +184,7 @@ def test_checkpoints_load_weights_only_and_average(corpus, tmp_path) -> None:
     assert average_checkpoints([exp / "epoch_3.pt"])["model"][k].equal(e3[k])
 
 
+@pytest.mark.slow
 def test_train_py_asr_then_hybrid_keeps_the_reference_am_bit_identical(corpus, tmp_path) -> None:
     data = corpus["train"].parent
     # stage 4: phone-CTC ASR

@@ -7,6 +7,7 @@ import json
 
 import kaldiio
 import numpy as np
+import pytest
 import yaml
 
 from accent.data.kaldi_dir import read_mapping, write_data_dir
@@ -15,6 +16,8 @@ from accent.features.fbank import FbankConfig
 from accent.training.checkpoint import load_checkpoint
 
 from conftest import TINY_JASPER, make_corpus, recipe_copy, run_recipe
+
+pytestmark = pytest.mark.slow  # run.sh stages 4-6
 
 
 def test_stages_4_to_6(tmp_path) -> None:
