@@ -18,6 +18,7 @@ from accent.inference.backends import experiment_checkpoint
 from conftest import ACCENTS, tone, write_wav
 
 
+@pytest.mark.slow
 def test_import_accent_stays_light_and_the_recognizer_is_lazy() -> None:
     code = ("import sys, accent; assert 'torch' not in sys.modules, 'import accent loaded torch'; "
             "from accent import AccentRecognizer; print(AccentRecognizer.__module__)")
