@@ -1,5 +1,5 @@
-# The two commands of the README: `make demo` and `make test`. Both set everything up first
-# and are idempotent: a second run reuses the venv and the recipe skips finished stages.
+# The commands of the README: `make demo`, `make test` and `make test-fast`. They set everything up
+# first and are idempotent: a second run reuses the venv and the recipe skips finished stages.
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := $(CURDIR)/venv
@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 TORCH_VERSION ?= 2.13.0
 DEB_PACKAGES := espeak-ng sox flac libsndfile1
 
-.PHONY: all setup system-deps venv demo test clean
+.PHONY: all setup system-deps venv demo test test-fast clean
 
 all: setup
 
@@ -24,12 +24,13 @@ system-deps:
 
 venv: $(VENV)/.installed
 
-$(VENV)/.installed: setup.py
+$(VENV)/.installed: setup.py pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	# torch first, pinned: a plain `torch` requirement would pull a multi-GB CUDA build
 	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install -q torch==$(TORCH_VERSION)
-	$(PY) -m pip install -q -e '.[test,ssl]'
+	# every extra: the recipe trains, exports and tests (a bare `pip install accent` only scores ONNX models)
+	$(PY) -m pip install -q -e '.[train,export,test,ssl]'
 	touch $@
 
 demo: setup
@@ -37,6 +38,10 @@ demo: setup
 
 test: setup
 	$(PY) -m pytest -q tests
+
+# without the tests marked slow (recipe runs, paper configs, DDP, Slurm/SGE, export): a few minutes
+test-fast: setup
+	$(PY) -m pytest -q -m "not slow" tests
 
 clean:
 	rm -rf $(VENV) *.egg-info

@@ -1,56 +1,33 @@
-"""Shared fixtures: small corpora of real (generated) audio in the real on-disk layouts."""
+"""Shared fixtures, and the helpers of tests/helpers/ re-exported: a test module imports what it
+shares with others from here (``from conftest import make_corpus``), never from another test module."""
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
-from typing import Dict, Iterable, Optional, Tuple
+from typing import Dict
 
-import numpy as np
 import pytest
 import soundfile as sf
 
-from accent.demo.wavio import wav_bytes as demo_wav_bytes
+from accent.data.kaldi_dir import write_mapping
 
+from helpers.audio import accent_signal, tone, wav_bytes, write_wav
+from helpers.commands import REPO, egs_copy, recipe_copy, run_egs, run_recipe, train_cli
+from helpers.configs import (
+    EXPORT_CMVN, EXPORT_MODELS, TINY_JASPER, TINY_RECIPE, TINY_TRANSFORMER, ddp_config, tiny_accent, write_config,
+)
+from helpers.corpora import ACCENTS, make_aesrc, make_corpus, make_feats_dir, make_librispeech
+from helpers.files import damage
+from helpers.processes import process_alive, processes_in, wait_for
+from helpers.slurm_cluster import SlurmCluster, unavailable_reason
 
-def tone(seconds: float, sample_rate: int = 16000, channels: int = 1, seed: int = 0) -> np.ndarray:
-    """A voiced-like signal: a few harmonics with vibrato plus noise."""
-    rng = np.random.default_rng(seed)
-    t = np.arange(int(seconds * sample_rate)) / sample_rate
-    f0 = 120 + 40 * rng.random()
-    x = sum(np.sin(2 * np.pi * k * f0 * t + 3 * np.sin(2 * np.pi * 5 * t)) / k for k in range(1, 6))
-    x = 0.2 * x / np.max(np.abs(x)) + 0.01 * rng.standard_normal(len(t))
-    return np.repeat(x[:, None], channels, axis=1) if channels > 1 else x
-
-
-def wav_bytes(samples: np.ndarray, sample_rate: int, list_chunk: bool = False) -> bytes:
-    if list_chunk:  # a RIFF LIST/INFO chunk between fmt and data, as some AESRC files have
-        return demo_wav_bytes(samples, sample_rate, info={"ISFT": "Lavf58.29.100"})
-    buf = io.BytesIO()
-    sf.write(buf, samples, sample_rate, subtype="PCM_16", format="WAV")
-    return buf.getvalue()
-
-
-def write_wav(path: Path, seconds: float = 1.0, sample_rate: int = 16000, channels: int = 1,
-              list_chunk: bool = False, seed: int = 0) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(wav_bytes(tone(seconds, sample_rate, channels, seed), sample_rate, list_chunk))
-    return path
-
-
-def make_aesrc(root: Path, speakers: Dict[str, Iterable[str]], utts: int = 2,
-               texts: Optional[Dict[Tuple[str, str, int], str]] = None) -> Path:
-    """``speakers`` maps an accent folder name to its speaker IDs; returns ``root``."""
-    seed = 0
-    for folder, spks in speakers.items():
-        for spk in spks:
-            for i in range(utts):
-                stem = f"{spk}S{1001 + i:04d}"
-                seed += 1
-                write_wav(root / folder / spk / f"{stem}.wav", 0.5 + 0.1 * i, seed=seed)
-                text = (texts or {}).get((folder, spk, i), f"Hello, Mr. Smith; it's {folder.split()[0]} number {i}.")
-                (root / folder / spk / f"{stem}.txt").write_text(text)  # no final newline, as the corpus
-    return root
+__all__ = [
+    "ACCENTS", "EXPORT_CMVN", "EXPORT_MODELS", "REPO", "TINY_JASPER", "TINY_TRANSFORMER", "SlurmCluster",
+    "accent_signal", "damage", "ddp_config", "make_aesrc", "make_corpus", "make_feats_dir", "make_librispeech",
+    "process_alive", "processes_in", "recipe_copy", "run_recipe", "tiny_accent", "tone", "train_cli",
+    "unavailable_reason", "wait_for", "wav_bytes", "write_config", "write_wav", "egs_copy", "run_egs",
+    "TINY_RECIPE",
+]
 
 
 @pytest.fixture
@@ -73,54 +50,65 @@ def dev_list(tmp_path: Path) -> Path:
     return path
 
 
-REPO = Path(__file__).resolve().parent.parent
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> Dict[str, Path]:
+    """``make_corpus`` with its defaults, one per test module."""
+    return make_corpus(tmp_path_factory.mktemp("corpus"))
 
 
-def recipe_copy(where: Path) -> Path:
-    """A copy of egs/aesrc in ``where`` (run.sh and conf/ copied, the shared parts linked as in the repo),
-    so that data/, exp/ and fbank/ land in a temporary directory."""
-    import shutil
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory) -> Dict[str, Path]:
+    """encoder family -> experiment dir (best.pt) with model.torchscript.pt and model.onnx in export/:
+    the EXPORT_MODELS trained for real, for one epoch (the hybrid one on a phone-CTC reference AM)."""
+    import torch
 
-    recipe = where / "recipe"
-    recipe.mkdir()
-    shutil.copy2(REPO / "egs/aesrc/run.sh", recipe / "run.sh")
-    shutil.copytree(REPO / "egs/aesrc/conf", recipe / "conf")
-    for name in ("path.sh", "cmd.sh", "utils", "local"):
-        (recipe / name).symlink_to(REPO / name)
-    return recipe
+    from accent.export import FILENAMES, export_onnx, export_torchscript, graph_from_checkpoint
+    from accent.training import Trainer, resolve_config
 
-
-def process_alive(pid: int) -> bool:
-    """True while ``pid`` runs (a zombie counts as gone)."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
-def processes_in(directory: Path) -> list:
-    """PIDs of the live processes whose working directory is ``directory``."""
-    import os
-
-    pids = []
-    for proc in Path("/proc").iterdir():
-        if proc.name.isdigit():
-            try:
-                if Path(os.readlink(proc / "cwd")) == directory and process_alive(int(proc.name)):
-                    pids.append(int(proc.name))
-            except OSError:
-                pass
-    return pids
+    torch.set_num_threads(1)
+    root = tmp_path_factory.mktemp("export")
+    data = make_corpus(root)
+    exps = {}
+    # the hybrid model's reference AM: a phone-CTC ASR model (stage 4)
+    asr_cfg = {"task": "asr", "model": {"encoder": dict(TINY_JASPER)}, "data": {"max_frames": 400},
+               "train": {"epochs": 1, "log_interval_steps": 0}}
+    asr = root / "exp" / "asr"
+    Trainer(resolve_config(asr_cfg), asr, data["libri_train"], data["libri_dev"], lang_dir=data["lang"],
+            device="cpu").run()
+    for name, model in EXPORT_MODELS.items():
+        cfg = tiny_accent(train__epochs=1, data__cmvn=EXPORT_CMVN[name])
+        cfg["model"] = {**model, "embed_dim": 16}
+        if "reference_encoder" in model:
+            cfg.update(method="hybrid", asr_checkpoint=str(asr / "best.pt"))
+            cfg["model"]["ctc_weight"] = 0.2
+        exp = root / "exp" / name
+        Trainer(resolve_config(cfg), exp, data["train"], data["dev"], lang_dir=data["lang"], device="cpu").run()
+        graph, meta = graph_from_checkpoint(exp / "best.pt")
+        (exp / "export").mkdir()
+        export_torchscript(graph, meta, exp / "export" / FILENAMES["torchscript"])
+        export_onnx(graph, meta, exp / "export" / FILENAMES["onnx"])
+        exps[name] = exp
+    return exps
 
 
-def wait_for(predicate, timeout: float) -> bool:
-    """Poll ``predicate`` until it holds or ``timeout`` seconds pass; return its last value."""
-    import time
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
+@pytest.fixture(scope="module")
+def wav_corpus(tmp_path_factory):
+    root = tmp_path_factory.mktemp("crops")
+    train, dev = {}, {}
+    seed = 0
+    for a, acc in enumerate(ACCENTS):
+        for i in range(6):
+            seed += 1
+            (dev if i == 5 else train)[f"{acc}-S{a}-{i:03d}"] = (a, 2.5, seed)
+    dirs = {}
+    for name, utts in (("train", train), ("dev", dev)):
+        d = make_feats_dir(root / name, utts)
+        wavs, durs = {}, {}
+        for utt, (acc, sec, s) in utts.items():
+            path = d / f"{utt}.wav"
+            sf.write(path, accent_signal(acc, sec, s), 16000, subtype="PCM_16")
+            wavs[utt], durs[utt] = str(path), f"{sec:.3f}"
+        write_mapping(d / "wav.scp", wavs)
+        write_mapping(d / "utt2dur", durs)
+        dirs[name] = d
+    return dirs

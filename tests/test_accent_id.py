@@ -13,9 +13,7 @@ import pytest
 import soundfile as sf
 
 from accent.export import FILENAMES
-from conftest import write_wav
-from test_dataset import ACCENTS
-from test_export import trained  # noqa: F401  (the session fixture)
+from conftest import ACCENTS, damage, write_wav
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -39,6 +37,7 @@ def inputs(tmp_path: Path) -> Path:
     return d
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model", ["exp", "onnx"])
 def test_every_input_scored_or_named_with_its_problem(trained, inputs, tmp_path, model) -> None:
     exp = trained["crnn"]
@@ -65,6 +64,7 @@ def test_every_input_scored_or_named_with_its_problem(trained, inputs, tmp_path,
     assert "3 of 7 inputs not scored" in err
 
 
+@pytest.mark.slow
 def test_table_tsv_and_wav_scp_with_a_pipe(trained, tmp_path) -> None:
     a = write_wav(tmp_path / "a.wav", 1.3)
     b = write_wav(tmp_path / "b.wav", 0.9, seed=5)
@@ -87,6 +87,7 @@ def test_table_tsv_and_wav_scp_with_a_pipe(trained, tmp_path) -> None:
     assert rows[1][2:2 + len(ACCENTS)] == rows[3][2:2 + len(ACCENTS)]
 
 
+@pytest.mark.slow
 def test_bad_model_or_missing_wav_scp_is_a_clear_error(trained, tmp_path) -> None:
     r = accent_id("--model", tmp_path / "nope", write_wav(tmp_path / "a.wav"), cwd=tmp_path)
     assert r.returncode == 2 and "nope: no such model" in r.stderr
@@ -94,9 +95,8 @@ def test_bad_model_or_missing_wav_scp_is_a_clear_error(trained, tmp_path) -> Non
     assert r.returncode == 2 and "missing.scp: no such wav.scp" in r.stderr
 
 
+@pytest.mark.slow
 def test_a_damaged_model_is_refused_not_used(trained, tmp_path) -> None:
-    from test_export import damage
-
     wav = write_wav(tmp_path / "a.wav", 1.0)
     exp = tmp_path / "exp"
     exp.mkdir()

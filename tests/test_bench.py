@@ -9,7 +9,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-from test_dataset import make_corpus
+import pytest
+
+from accent.training.bench import QUICK_ENCODERS, bench_model
+from conftest import make_corpus, tone
+
+pytestmark = pytest.mark.slow  # the benchmarks end to end
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -28,16 +33,21 @@ def test_bench_quick(tmp_path) -> None:
     assert [line.split()[1] for line in lines[1:]] == ["jasper", "crnn", "transformer"]
     rows = json.loads(out.read_text())
     for row in rows:
-        assert row["params"] > 0 and row["audio_s_per_s"] > 0 and row["peak_mb"] > 50
-        assert row["loader_steps"] >= 1 and 0 <= row["data_wait_frac"] < 1
+        # the model benchmarked is the quick one of its encoder, with 8 accents on 40-dim features
+        model = bench_model(QUICK_ENCODERS[row["encoder"]], 40, 8)
+        assert row["params"] == sum(p.numel() for p in model.parameters()), row
+        # --quick: one timed step of 2 utterances of 1 s, so audio per second times the step's time is 2 s
+        assert row["audio_s_per_s"] * row["step_s"] == pytest.approx(2.0), row
+        # the peak resident set (ru_maxrss, KiB) in MiB: a process that imported torch and trained a
+        # model holds a few hundred (not KiB, not GiB)
+        assert 100 < row["peak_mb"] < 4000, row
+        assert row["loader_steps"] == 2 and 0 <= row["data_wait_frac"] < 1, row  # --quick: 2 timed batches
 
 
 def test_bench_fbank(tmp_path) -> None:
     """accent.bin.bench_fbank: every front end timed on speech, and compared with kaldi-native-fbank
     on the recordings of --real-audio."""
     import soundfile as sf
-
-    from conftest import tone
 
     for i, accent in enumerate(("US", "FR")):
         (tmp_path / "real" / accent).mkdir(parents=True)

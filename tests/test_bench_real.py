@@ -7,10 +7,13 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 import soundfile as sf
 
 from accent.data.kaldi_dir import read_list, read_mapping
 from accent.evaluation.real_benchmark import benchmark, default_egs, dev_split
+
+pytestmark = pytest.mark.slow  # the real-corpus benchmark end to end
 
 ACCS = ["US", "ES", "FR"]
 

@@ -16,7 +16,7 @@ from accent.dataset.augment import RirBank, WaveAugment, add_noise, coloured_noi
 from accent.dataset.crops import CropBatchSampler, CropDataset, crop_config
 from accent.features.fbank import FbankConfig, compute_fbank
 from accent.training import Trainer, resolve_config
-from test_dataset import ACCENTS, accent_signal, make_feats_dir
+from conftest import ACCENTS, accent_signal
 
 SR = 16000
 
@@ -159,29 +159,6 @@ def test_crop_dataset_names_missing_files(tmp_path):
 
 # ------------------------------------------------------------------------------------------------
 # the trainer on crops
-
-
-@pytest.fixture(scope="module")
-def wav_corpus(tmp_path_factory):
-    root = tmp_path_factory.mktemp("crops")
-    train, dev = {}, {}
-    seed = 0
-    for a, acc in enumerate(ACCENTS):
-        for i in range(6):
-            seed += 1
-            (dev if i == 5 else train)[f"{acc}-S{a}-{i:03d}"] = (a, 2.5, seed)
-    dirs = {}
-    for name, utts in (("train", train), ("dev", dev)):
-        d = make_feats_dir(root / name, utts)
-        wavs, durs = {}, {}
-        for utt, (acc, sec, s) in utts.items():
-            path = d / f"{utt}.wav"
-            sf.write(path, accent_signal(acc, sec, s), SR, subtype="PCM_16")
-            wavs[utt], durs[utt] = str(path), f"{sec:.3f}"
-        write_mapping(d / "wav.scp", wavs)
-        write_mapping(d / "utt2dur", durs)
-        dirs[name] = d
-    return dirs
 
 
 def online_config(**data):

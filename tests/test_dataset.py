@@ -1,109 +1,22 @@
 """accent.dataset: bucketed batches, SpecAugment, labels/CTC targets, normalisation, loading.
 
 The data dirs are real: generated audio -> Kaldi FBank (kaldi-native-fbank) -> kaldiio ark/scp,
-as stage 2 writes them.  ``make_corpus`` is shared with tests/test_train*.py.
+as stage 2 writes them (``make_corpus`` and the ``corpus`` fixture of tests/conftest.py).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Dict, Sequence
-
-import kaldiio
 import numpy as np
 import pytest
 import torch
 
-from accent.data.kaldi_dir import DataDirError, write_list, write_mapping
+from accent.data.kaldi_dir import DataDirError, write_list
 from accent.dataset import (
     BucketBatchSampler, FeatsDataset, SpecAugment, Tokenizer, collate, make_loader,
     map_labels, padding_fraction, read_label_list,
 )
-from accent.features.cmvn import compute_global_cmvn
-from accent.features.fbank import FbankConfig, compute_fbank
-from accent.text.g2p import phone_units
 from accent.text.units import write_units
-
-ACCENTS = ("US", "UK", "IND")
-
-
-def accent_signal(accent: int, seconds: float, seed: int, sample_rate: int = 16000) -> np.ndarray:
-    """A voiced-like signal whose pitch and spectral tilt depend on the 'accent' (so it is learnable)."""
-    rng = np.random.default_rng(seed)
-    t = np.arange(int(seconds * sample_rate)) / sample_rate
-    f0 = 100 + 55 * accent + 8 * rng.random()
-    tilt = 0.6 + 0.5 * accent
-    x = sum(np.sin(2 * np.pi * k * f0 * t + 2 * np.sin(2 * np.pi * 4 * t)) / k**tilt for k in range(1, 8))
-    x = 0.3 * x / np.max(np.abs(x)) + 0.01 * rng.standard_normal(len(t))
-    return x
-
-
-def make_feats_dir(data_dir: Path, utts: Dict[str, tuple], labels: Sequence[str] = ACCENTS,
-                   with_text: bool = True) -> Path:
-    """``utts``: utt -> (accent index, seconds, seed).  Writes feats.scp/ark, utt2num_frames,
-    utt2spk, spk2utt, utt2accent, text.phn, text, accents and cmvn.ark."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    phones = phone_units()[1:]
-    cfg = FbankConfig()
-    feats, frames, utt2spk, utt2acc, text_phn, text = {}, {}, {}, {}, {}, {}
-    for utt, (acc, seconds, seed) in sorted(utts.items()):
-        feats[utt] = compute_fbank(accent_signal(acc, seconds, seed), 16000, cfg)
-        frames[utt] = feats[utt].shape[0]
-        utt2spk[utt] = utt.rsplit("-", 1)[0]
-        utt2acc[utt] = labels[acc]
-        rng = np.random.default_rng(seed)
-        text_phn[utt] = " ".join(rng.choice(phones, size=int(4 + 6 * seconds)))
-        text[utt] = " ".join(["HELLO", "WORLD", labels[acc]][: 1 + seed % 3])
-    ark, scp = data_dir / "feats.ark", data_dir / "feats.scp"
-    with kaldiio.WriteHelper(f"ark,scp:{ark.absolute()},{scp.absolute()}") as writer:
-        for utt in sorted(feats):
-            writer(utt, feats[utt])
-    write_mapping(data_dir / "utt2num_frames", frames)
-    cfg.save(data_dir / "conf" / "fbank.yaml")  # as stage 2 records it
-    write_mapping(data_dir / "utt2spk", utt2spk)
-    spk2utt: Dict[str, list] = {}
-    for u, s in sorted(utt2spk.items()):
-        spk2utt.setdefault(s, []).append(u)
-    write_mapping(data_dir / "spk2utt", {s: " ".join(us) for s, us in spk2utt.items()})
-    write_mapping(data_dir / "utt2accent", utt2acc)
-    if with_text:
-        write_mapping(data_dir / "text.phn", text_phn)
-        write_mapping(data_dir / "text", text)
-    write_list(data_dir / "accents", list(labels))
-    compute_global_cmvn(scp, data_dir / "cmvn.ark")
-    return data_dir
-
-
-def make_corpus(root: Path, spk_per_accent: int = 2, utts_per_spk: int = 3, dev_utts: int = 2,
-                seconds=(0.5, 1.1)) -> Dict[str, Path]:
-    """data/{train,dev,libri_train,libri_dev} + data/lang_phn, tiny and real.  Returns the paths."""
-    data = root / "data"
-    train, dev = {}, {}
-    seed = 0
-    for a, acc in enumerate(ACCENTS):
-        for s in range(spk_per_accent + 1):
-            for i in range(utts_per_spk if s < spk_per_accent else dev_utts):
-                seed += 1
-                dur = seconds[0] + (seconds[1] - seconds[0]) * ((seed * 7) % 10) / 9
-                utt = f"{acc}-S{a}{s}-{i:03d}"
-                (train if s < spk_per_accent else dev)[utt] = (a, dur, seed)
-    paths = {
-        "train": make_feats_dir(data / "train", train),
-        "dev": make_feats_dir(data / "dev", dev),
-        "libri_train": make_feats_dir(data / "libri_train", train),
-        "libri_dev": make_feats_dir(data / "libri_dev", dev),
-    }
-    lang = data / "lang_phn"
-    lang.mkdir(parents=True, exist_ok=True)
-    write_units(lang / "units.txt", phone_units())
-    paths["lang"] = lang
-    return paths
-
-
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory) -> Dict[str, Path]:
-    return make_corpus(tmp_path_factory.mktemp("corpus"))
-
+from conftest import ACCENTS, make_feats_dir
 
 # ------------------------------------------------------------------------------------------------
 # Sampler

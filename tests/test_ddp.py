@@ -24,38 +24,9 @@ from accent.training import Trainer, load_checkpoint, load_model, resolve_config
 from accent.training.config import ConfigError
 from accent.training.distributed import detect_launch, slurm_port
 from accent.training.trainer import code_version
-from test_dataset import make_corpus
+from conftest import ddp_config
 
 ROOT = Path(__file__).resolve().parents[1]
-
-# No batch norm anywhere (LayerNorm transformer, stats pooling, no embedding norm, softmax): a
-# DDP rank normalises with its own batch, so BN would make the two sides differ by design.
-# Dropout 0: the ranks draw their own dropout masks.  SpecAugment stays on: it is seeded per
-# utterance, so the same utterance gets the same masks whichever rank reads it.
-TINY_TRANSFORMER = {"name": "transformer", "d_model": 16, "num_layers": 1, "num_heads": 2, "ff_dim": 32,
-                    "dropout": 0.0}
-
-
-def ddp_config(**train: Any) -> Dict[str, Any]:
-    return {
-        "task": "accent",
-        "seed": 5,
-        "model": {"encoder": dict(TINY_TRANSFORMER), "pooling": "stats", "embed_dim": 16, "embed_norm": "none",
-                  "head": "softmax"},
-        # one batch of all 18 utterances; over 2 ranks the sampler halves it (9 + 9)
-        "data": {"max_frames": 100000, "num_workers": 0,
-                 "specaug": {"num_freq_masks": 1, "freq_mask_width": 4, "num_time_masks": 1, "time_mask_width": 10}},
-        # Adam's first step is lr * g / (|g| + eps): with eps = 1 it is ~lr * g, so the weights
-        # show the gradient's size, not only its sign
-        "optim": {"lr": 0.1, "eps": 1.0, "scheduler": {"name": "constant", "warmup_steps": 0}},
-        "train": {"epochs": 1, "log_interval_steps": 0, **train},
-    }
-
-
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory) -> Dict[str, Path]:
-    return make_corpus(tmp_path_factory.mktemp("ddp_corpus"))
-
 
 def _ddp_worker(rank: int, world: int, store: str, cfg: Dict[str, Any], exp: str, train: str, dev: str) -> None:
     torch.set_num_threads(1)
@@ -67,6 +38,7 @@ def _ddp_worker(rank: int, world: int, store: str, cfg: Dict[str, Any], exp: str
         dist.destroy_process_group()
 
 
+@pytest.mark.slow
 def test_one_ddp_step_equals_a_single_process_step_on_the_concatenated_batch(corpus, tmp_path) -> None:
     torch.set_num_threads(1)
     cfg = resolve_config(ddp_config())
@@ -112,6 +84,7 @@ def launch_train(args: List[str], cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
 
 
+@pytest.mark.slow
 def test_launch_trains_on_two_processes_rank_0_writes_and_resume_works(corpus, tmp_path) -> None:
     import yaml
 

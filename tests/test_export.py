@@ -2,8 +2,8 @@
 
 Three tiny models are trained for real (generated audio -> FBank -> Trainer), one per encoder
 family, together covering the poolings with recurrent, attentive and transformer parts, both
-CMVN modes and the hybrid system's frozen reference encoder with concat_ca fusion.  The fixture
-is session-scoped and shared with tests/test_inference.py and tests/test_accent_id.py.
+CMVN modes and the hybrid system's frozen reference encoder with concat_ca fusion: the session
+fixture ``trained`` of tests/conftest.py, shared with tests/test_inference.py and tests/test_accent_id.py.
 """
 
 from __future__ import annotations
@@ -13,62 +13,20 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Dict
 
 import numpy as np
 import pytest
 import torch
 
-from accent.export import FILENAMES, export_onnx, export_torchscript, graph_from_checkpoint, read_metadata
+from accent.export import FILENAMES, read_metadata
 from accent.features.fbank import FbankConfig, compute_fbank
 from accent.inference.backends import OnnxBackend, TorchBackend, TorchScriptBackend
-from accent.training import Trainer, load_model, resolve_config
-from test_dataset import ACCENTS, accent_signal, make_corpus
-from test_train import TINY_JASPER, tiny_accent
+from accent.training import load_model
+from conftest import ACCENTS, EXPORT_CMVN, EXPORT_MODELS, accent_signal, damage
+
+pytestmark = pytest.mark.slow  # the session fixture trained (models trained and exported)
 
 ROOT = Path(__file__).resolve().parents[1]
-
-MODELS = {
-    "crnn": {"encoder": {"name": "crnn", "blocks": [1, 1], "channels": [4, 8], "time_strides": [2, 2],
-                         "freq_strides": [2, 2], "dense_dim": 16, "gru_hidden": 8},
-             "pooling": {"name": "bigru", "hidden_dim": 8}, "head": {"name": "cosface", "scale": 10}},
-    "transformer": {"encoder": {"name": "transformer", "d_model": 16, "num_layers": 1, "num_heads": 2, "ff_dim": 32},
-                    "pooling": {"name": "asp", "bottleneck_dim": 8}},
-    "jasper": {"encoder": dict(TINY_JASPER), "reference_encoder": "same", "fusion": "concat_ca",
-               "pooling": {"name": "transformer_aggregator", "d_model": 16, "num_layers": 1, "num_heads": 2,
-                           "ff_dim": 32}},
-}
-CMVN = {"crnn": "utterance", "transformer": "global", "jasper": "global"}
-
-
-@pytest.fixture(scope="session")
-def trained(tmp_path_factory) -> Dict[str, Path]:
-    """encoder family -> experiment dir (best.pt) with model.torchscript.pt and model.onnx in export/."""
-    torch.set_num_threads(1)
-    root = tmp_path_factory.mktemp("export")
-    corpus = make_corpus(root)
-    exps = {}
-    # the hybrid model's reference AM: a phone-CTC ASR model (stage 4)
-    asr_cfg = {"task": "asr", "model": {"encoder": dict(TINY_JASPER)}, "data": {"max_frames": 400},
-               "train": {"epochs": 1, "log_interval_steps": 0}}
-    asr = root / "exp" / "asr"
-    Trainer(resolve_config(asr_cfg), asr, corpus["libri_train"], corpus["libri_dev"], lang_dir=corpus["lang"],
-            device="cpu").run()
-    for name, model in MODELS.items():
-        cfg = tiny_accent(train__epochs=1, data__cmvn=CMVN[name])
-        cfg["model"] = {**model, "embed_dim": 16}
-        if "reference_encoder" in model:
-            cfg.update(method="hybrid", asr_checkpoint=str(asr / "best.pt"))
-            cfg["model"]["ctc_weight"] = 0.2
-        exp = root / "exp" / name
-        Trainer(resolve_config(cfg), exp, corpus["train"], corpus["dev"], lang_dir=corpus["lang"], device="cpu").run()
-        graph, meta = graph_from_checkpoint(exp / "best.pt")
-        (exp / "export").mkdir()
-        export_torchscript(graph, meta, exp / "export" / FILENAMES["torchscript"])
-        export_onnx(graph, meta, exp / "export" / FILENAMES["onnx"])
-        exps[name] = exp
-    return exps
-
 
 def real_batch(seconds=(1.3, 0.6, 2.2)):
     """FBank of generated accent-like audio, padded into one batch."""
@@ -81,14 +39,14 @@ def real_batch(seconds=(1.3, 0.6, 2.2)):
     return feats, batch, lengths
 
 
-@pytest.mark.parametrize("family", list(MODELS))
+@pytest.mark.parametrize("family", list(EXPORT_MODELS))
 def test_exported_models_agree_with_pytorch_on_real_audio(trained, family) -> None:
     exp = trained[family]
     feats, batch, lengths = real_batch()
     torch_post, torch_emb = TorchBackend(exp / "best.pt")(batch, lengths)
     # the inference graph is the model as trained and evaluated: forward() on one raw utterance
     model, ckpt = load_model(exp / "best.pt")
-    assert ckpt["config"]["data"]["cmvn"] == CMVN[family]
+    assert ckpt["config"]["data"]["cmvn"] == EXPORT_CMVN[family]
     with torch.no_grad():
         for i, f in enumerate(feats):
             _, out = model({"feats": torch.from_numpy(f)[None], "lengths": torch.tensor([len(f)])})
@@ -156,16 +114,6 @@ def test_a_failed_parity_check_leaves_no_file(trained, tmp_path) -> None:
                        capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=str(ROOT)), timeout=300)
     assert r.returncode != 0 and "differs from PyTorch" in r.stderr, r.stderr
     assert list((tmp_path / "out").iterdir()) == []  # neither the model nor its temporary file
-
-
-def damage(src: Path, dst: Path, where: float = 0.3, size: int = 64) -> Path:
-    """A copy of ``src`` with ``size`` bytes flipped at ``where`` of its length (a bad disk sector)."""
-    data = bytearray(src.read_bytes())
-    i = int(len(data) * where)
-    for k in range(i, i + size):
-        data[k] ^= 0x55
-    dst.write_bytes(bytes(data))
-    return dst
 
 
 @pytest.mark.parametrize("name", ["model.onnx", "model.torchscript.pt", "best.pt"])

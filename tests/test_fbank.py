@@ -169,6 +169,7 @@ def test_fbank_bad_options():
         Fbank()(torch.zeros(16000))
 
 
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::FutureWarning", "ignore::UserWarning")
 def test_fbank_scripts_and_exports_to_onnx(tmp_path):
     """TorchScript (scripted) and ONNX (dynamic batch and length) compute what the module does."""

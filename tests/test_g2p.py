@@ -124,6 +124,7 @@ def test_sentence_concatenates_words(g2p: G2P) -> None:
     assert g2p("'") == []
 
 
+@pytest.mark.slow
 def test_no_network_access(tmp_path: Path) -> None:
     """A fresh interpreter imports the module and runs the network G2P with sockets blocked."""
     result = run_python(
@@ -144,6 +145,7 @@ def test_no_network_access(tmp_path: Path) -> None:
     assert "ATTEMPTS []" in result.stdout
 
 
+@pytest.mark.slow
 def test_network_port_matches_g2p_en(tmp_path: Path) -> None:
     """Our numpy decoder gives exactly g2p_en's G2p.predict output."""
     result = run_python(

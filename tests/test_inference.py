@@ -15,11 +15,10 @@ from accent.data.audio import AudioError
 from accent.export import FILENAMES
 from accent.features.fbank import FbankConfig, compute_fbank
 from accent.inference.backends import experiment_checkpoint
-from conftest import tone, write_wav
-from test_dataset import ACCENTS
-from test_export import trained  # noqa: F401  (the session fixture)
+from conftest import ACCENTS, tone, write_wav
 
 
+@pytest.mark.slow
 def test_import_accent_stays_light_and_the_recognizer_is_lazy() -> None:
     code = ("import sys, accent; assert 'torch' not in sys.modules, 'import accent loaded torch'; "
             "from accent import AccentRecognizer; print(AccentRecognizer.__module__)")
@@ -28,6 +27,7 @@ def test_import_accent_stays_light_and_the_recognizer_is_lazy() -> None:
     assert r.stdout.strip() == "accent.inference.recognizer"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model", ["exp", "onnx", "torchscript"])
 def test_predict_label_posteriors_embedding(trained, tmp_path, model) -> None:
     from accent import AccentRecognizer
@@ -54,6 +54,7 @@ def test_predict_label_posteriors_embedding(trained, tmp_path, model) -> None:
         r.predict(tmp_path / "missing.wav")
 
 
+@pytest.mark.slow
 def test_long_audio_is_scored_in_chunks_and_pooled_by_duration(trained, tmp_path) -> None:
     from accent import AccentRecognizer
 
@@ -71,6 +72,7 @@ def test_long_audio_is_scored_in_chunks_and_pooled_by_duration(trained, tmp_path
         AccentRecognizer.from_pretrained(trained["transformer"], chunk_seconds=0.3)
 
 
+@pytest.mark.slow
 def test_silent_short_and_broken_inputs_give_messages_not_exceptions(trained, tmp_path) -> None:
     from accent import AccentRecognizer
 
@@ -89,6 +91,7 @@ def test_silent_short_and_broken_inputs_give_messages_not_exceptions(trained, tm
     assert all(p.label is None and p.posteriors == {} for k, p in preds.items() if k != "ok")
 
 
+@pytest.mark.slow
 def test_batched_prediction_equals_one_at_a_time(trained, tmp_path) -> None:
     from accent import AccentRecognizer
 
@@ -102,6 +105,7 @@ def test_batched_prediction_equals_one_at_a_time(trained, tmp_path) -> None:
         np.testing.assert_allclose(p.embedding, one.embedding, atol=1e-4)
 
 
+@pytest.mark.slow
 def test_experiment_dir_uses_the_average_when_the_config_asks(trained, tmp_path) -> None:
     exp = tmp_path / "exp"
     shutil.copytree(trained["crnn"], exp)
@@ -114,6 +118,7 @@ def test_experiment_dir_uses_the_average_when_the_config_asks(trained, tmp_path)
     assert experiment_checkpoint(exp, "last.pt") == exp / "last.pt"
 
 
+@pytest.mark.slow
 def test_old_checkpoint_without_frontend_uses_defaults_with_a_note(trained, tmp_path) -> None:
     from accent import AccentRecognizer
 
@@ -125,6 +130,7 @@ def test_old_checkpoint_without_frontend_uses_defaults_with_a_note(trained, tmp_
     assert r.predict(write_wav(tmp_path / "x.wav", 1.0)).ok
 
 
+@pytest.mark.slow
 def test_long_files_are_streamed_block_by_block_with_the_whole_file_result(trained, tmp_path, monkeypatch) -> None:
     """Memory used to grow with the input's length (the whole file decoded, resampled and
     featurised at once).  Now a long file is read in blocks; the result is that of the whole file."""
@@ -164,6 +170,7 @@ def test_stream_fbank_equals_whole_file_fbank(tmp_path) -> None:
             np.testing.assert_allclose(np.concatenate(blocks), whole, rtol=0, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_a_truncated_wav_is_scored_with_a_note(trained, tmp_path) -> None:
     from accent import AccentRecognizer
 

@@ -22,6 +22,8 @@ from accent.jobs.queue_config import cli_options, map_options, parse_config
 from accent.jobs.sge import SgeBackend, sge_job_name
 from accent.jobs.spec import UsageError, parse_command_line
 
+pytestmark = pytest.mark.slow  # GridEngine jobs through a stand-in qsub
+
 ROOT = Path(__file__).resolve().parents[1]
 QUEUE_PL = ROOT / "utils" / "queue.pl"
 RECIPE_CONF = ROOT / "egs" / "aesrc" / "conf" / "queue.conf"

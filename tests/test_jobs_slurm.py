@@ -1,7 +1,7 @@
 """utils/slurm.pl (accent.jobs, slurm backend): the config mapping, and jobs on a real Slurm.
 
 The cluster tests run against a single-node Slurm started for the session by
-``tests/slurm_cluster.py`` (needs root and ``.ci/install_slurm.sh``; skipped otherwise, or failed
+``tests/helpers/slurm_cluster.py`` (needs root and ``.ci/install_slurm.sh``; skipped otherwise, or failed
 when ``ACCENT_REQUIRE_SLURM=1``, so that CI cannot skip them by accident).
 """
 
@@ -22,8 +22,12 @@ from accent.jobs.queue import QueueFiles
 from accent.jobs.queue_config import DEFAULT_SLURM_CONFIG, cli_options, load_config, map_options, parse_config
 from accent.jobs.slurm import SlurmBackend
 from accent.jobs.spec import UsageError, parse_command_line
-from conftest import process_alive, wait_for
-from slurm_cluster import SlurmCluster, unavailable_reason
+from conftest import (
+    SlurmCluster, ddp_config, make_aesrc, make_corpus, make_librispeech, process_alive, recipe_copy,
+    unavailable_reason, wait_for,
+)
+
+pytestmark = pytest.mark.slow  # a real Slurm cluster
 
 ROOT = Path(__file__).resolve().parents[1]
 SLURM_PL = ROOT / "utils" / "slurm.pl"
@@ -382,9 +386,6 @@ def test_tasks_cancelled_before_they_ran_count_as_failed(slurm: SlurmCluster, tm
 
 
 def test_recipe_stage_2_through_slurm(slurm: SlurmCluster, tmp_path: Path) -> None:
-    from conftest import make_aesrc, recipe_copy
-    from test_librispeech import make_librispeech
-
     aesrc = make_aesrc(tmp_path / "aesrc", {"US": ["G00007", "G00008"], "UK": ["G00025", "G00026"]})
     (tmp_path / "dev.list").write_text("US G00008\nUK G00026\n")
     libri = make_librispeech(tmp_path / "LibriSpeech", "train-clean-100", utts=2)
@@ -424,8 +425,6 @@ def test_two_task_ddp_training_through_slurm(slurm: SlurmCluster, tmp_path: Path
     import yaml
 
     from accent.training import load_model
-    from test_dataset import make_corpus
-    from test_ddp import ddp_config
 
     corpus = make_corpus(tmp_path / "c", spk_per_accent=1, utts_per_spk=2, dev_utts=1)
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(ddp_config()))

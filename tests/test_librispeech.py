@@ -8,21 +8,7 @@ import soundfile as sf
 from accent.data.kaldi_dir import read_mapping, validate_data_dir
 from accent.data.librispeech import prepare_librispeech_dirs
 from accent.data.problems import CorpusError
-from conftest import tone
-
-
-def make_librispeech(root: Path, part: str, speakers=(19, 26), chapters=(198,), utts=3) -> Path:
-    for spk in speakers:
-        for ch in chapters:
-            d = root / part / str(spk) / str(ch)
-            d.mkdir(parents=True, exist_ok=True)
-            lines = []
-            for i in range(utts):
-                utt = f"{spk}-{ch}-{i:04d}"
-                sf.write(d / f"{utt}.flac", tone(0.6, seed=spk + i), 16000, format="FLAC")
-                lines.append(f"{utt} HELLO WORLD NUMBER {i} IT'S FINE")
-            (d / f"{spk}-{ch}.trans.txt").write_text("\n".join(lines) + "\n")
-    return root
+from conftest import make_librispeech, tone
 
 
 def test_parts_to_data_dirs(tmp_path):

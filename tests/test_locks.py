@@ -14,7 +14,7 @@ import yaml
 
 from accent.data.kaldi_dir import write_data_dir
 from accent.jobs.lock import DirectoryBusy, DirectoryLock
-from conftest import process_alive, wait_for, write_wav
+from conftest import make_corpus, process_alive, tiny_accent, write_wav
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -52,11 +52,13 @@ def test_second_writer_is_refused_and_a_dead_holder_does_not_block(tmp_path: Pat
 def test_forked_children_of_the_writer_do_not_hold_its_lock(tmp_path: Path) -> None:
     # DataLoader workers are forks of the trainer: after a kill -9 of the trainer they linger a
     # while, and must not keep the experiment locked for the rerun.
+    # each line in one write(): print() writes the text and the newline apart when stdout is
+    # unbuffered (PYTHONUNBUFFERED), and the two processes' lines then interleave ("ready4711", "")
     code = ("import os, sys, time; from accent.jobs.lock import DirectoryLock\n"
             "with DirectoryLock(sys.argv[1]):\n"
             "    child = os.fork()\n"
-            "    if child == 0:\n        print('ready', flush=True); time.sleep(60); os._exit(0)\n"
-            "    print(child, flush=True); time.sleep(120)\n")
+            "    if child == 0:\n        os.write(1, b'ready\\n'); time.sleep(60); os._exit(0)\n"
+            "    os.write(1, b'%d\\n' % child); time.sleep(120)\n")
     holder = subprocess.Popen([sys.executable, "-c", code, str(tmp_path / "exp")], stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True, env=dict(os.environ, PYTHONPATH=str(ROOT)))
     lines = set()
@@ -90,6 +92,7 @@ def make_fbank(tmp_path: Path) -> subprocess.CompletedProcess:
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
 
 
+@pytest.mark.slow
 def test_make_fbank_refuses_a_feature_dir_in_use(tmp_path: Path) -> None:
     _data_dir(tmp_path)
     holder = hold_lock(tmp_path / "fbank/x")
@@ -106,10 +109,8 @@ def test_make_fbank_refuses_a_feature_dir_in_use(tmp_path: Path) -> None:
     assert (tmp_path / "data/x/feats.scp").is_file()
 
 
+@pytest.mark.slow
 def test_a_second_training_of_an_experiment_stops_at_once(tmp_path: Path) -> None:
-    from test_dataset import make_corpus
-    from test_train import tiny_accent
-
     corpus = make_corpus(tmp_path / "corpus")
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(tiny_accent(train__epochs=1)))
     cmd = [sys.executable, "-m", "accent.bin.train", "--num-threads", "1", "--config", "c.yaml",

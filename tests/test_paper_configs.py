@@ -20,7 +20,9 @@ from accent.text.bpe import train_bpe
 from accent.text.units import read_units
 from accent.training import Trainer, deep_merge, experiment_name, load_checkpoint, load_config, resolve_config
 from accent.training.config import starts_from_asr
-from test_dataset import make_corpus
+from conftest import make_corpus
+
+pytestmark = pytest.mark.slow  # every paper config trains
 
 CONF = Path(__file__).resolve().parents[1] / "egs" / "aesrc" / "conf"
 ASR_CONFIGS = sorted(CONF.glob("asr_*.yaml"))
@@ -97,15 +99,27 @@ def test_there_is_a_config_for_every_table_row() -> None:
     assert {p.stem for p in ASR_CONFIGS} == {"asr_jasper", "asr_jasper_ft", *(f"asr_transformer_l{n}" for n in (3, 6, 12))}
 
 
-def test_asr_configs_train(asr_results, workdir) -> None:
+def history(exp: Path) -> List[Dict[str, Any]]:
+    return [json.loads(line) for line in (exp / "train_log.jsonl").read_text().splitlines()]
+
+
+def test_asr_configs_train(asr_results, corpus, workdir) -> None:
+    ref_phones = sum(len(t.split()) for t in read_mapping(corpus["libri_dev"] / "text.phn").values())
     for name, res in asr_results.items():
         assert res["task"] == "asr" and res["epochs"] == 1, name
-        assert 0.0 <= res["best_value"] <= 1.5, name  # a PER (insertions can exceed 1 before training)
+        # the PER of the epoch's dev scoring: a count of edit errors over the dev set's reference phones
+        assert res["best_value"] == history(workdir / "exp" / name)[-1]["dev_per"], name
+        errors = res["best_value"] * ref_phones
+        assert errors == pytest.approx(round(errors), abs=1e-6) and errors >= 1, (name, res["best_value"])
     # the continued AM started from the LibriSpeech one: same CMVN, and its training log says so
     ckpts = {n: load_checkpoint(workdir / "exp" / n / "best.pt") for n in ("asr_jasper", "asr_jasper_ft")}
     for key in ("normalize.mean", "normalize.std"):
         assert torch.equal(ckpts["asr_jasper_ft"]["model"][key], ckpts["asr_jasper"]["model"][key])
     assert ckpts["asr_jasper_ft"]["config"]["asr_checkpoint"].endswith("exp/asr_jasper/best.pt")
+    # and its training step moved the encoder away from that start
+    start, trained = ckpts["asr_jasper"]["model"], ckpts["asr_jasper_ft"]["model"]
+    assert any(not torch.equal(trained[k], start[k]) for k in start if k.startswith("encoder.") and
+               start[k].is_floating_point())
 
 
 @pytest.mark.parametrize("config", ACCENT_CONFIGS, ids=[experiment_name(p, CONF) for p in ACCENT_CONFIGS])
@@ -113,9 +127,16 @@ def test_accent_config_trains(config: Path, corpus, workdir, asr_results) -> Non
     res = train(config, corpus, workdir, "train", "dev")
     cfg = narrow(load_config(config))
     assert res["task"] == "accent" and res["method"] == cfg["method"] and res["epochs"] == 1
-    assert 0.0 <= res["best_value"] <= 1.0
-    ckpt = load_checkpoint(workdir / "exp" / experiment_name(config, CONF) / "best.pt")
+    exp = workdir / "exp" / experiment_name(config, CONF)
+    # the accuracy of the epoch's dev scoring, on the 3 dev utterances: a multiple of 1/3
+    assert res["best_value"] == history(exp)[-1]["dev_acc"]
+    assert 3 * res["best_value"] == pytest.approx(round(3 * res["best_value"]), abs=1e-6), res["best_value"]
+    ckpt = load_checkpoint(exp / "best.pt")
     state: Dict[str, torch.Tensor] = ckpt["model"]
+    if starts_from_asr(cfg):  # the training step moved the trainable encoder away from its ASR start
+        start = load_checkpoint(workdir / cfg["asr_checkpoint"])["model"]
+        assert any(not torch.equal(state[k], start[k]) for k in start
+                   if k.startswith("encoder.") and start[k].is_floating_point()), "encoder not trained"
     # what the config asks for is what was trained
     assert any(k.startswith("ctc_head.") for k in state) == (cfg["model"].get("ctc_weight", 0) > 0)
     assert any(k.startswith("reference_encoder.") for k in state) == (cfg["method"] == "hybrid")

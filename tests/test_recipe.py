@@ -13,21 +13,11 @@ import yaml
 from accent.data.kaldi_dir import read_list, read_mapping, validate_data_dir
 from accent.features.fbank import FbankConfig
 from accent.text.g2p import PHONES
-from conftest import recipe_copy
+from conftest import TINY_RECIPE as TINY, processes_in, recipe_copy, run_recipe, tone, wait_for
 
-TINY = [
-    "--nj", "2", "--bpe-size", "60",
-    "--demo-speakers-per-accent", "3", "--demo-utts-per-speaker", "3", "--demo-dev-speakers-per-accent", "1",
-    "--demo-test-utts", "10", "--demo-libri-train-speakers", "3", "--demo-libri-train-utts", "4",
-    "--demo-libri-dev-speakers", "2", "--demo-libri-dev-utts", "2",
-]
+pytestmark = pytest.mark.slow  # run.sh stages 0-3 on the demo corpora
+
 SETS = ("train", "dev", "test", "libri_train", "libri_dev")
-
-
-def run_recipe(recipe: Path, *args: str) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"])
-    env.pop("cmd_backend", None)
-    return subprocess.run(["./run.sh", *args], cwd=recipe, env=env, capture_output=True, text=True, timeout=600)
 
 
 @pytest.fixture(scope="module")
@@ -187,8 +177,6 @@ def test_librispeech_gets_convert_audio_and_skip_bad(recipe, tmp_path):
     import shutil
 
     import soundfile as sf
-    from conftest import tone
-
     libri = tmp_path / "LibriSpeech"
     shutil.copytree(recipe / "downloads/demo/LibriSpeech", libri, symlinks=True)
     flac = sorted(libri.glob("dev-clean/*/*/*.flac"))[0]
@@ -210,8 +198,6 @@ def test_sigkill_of_the_recipe_stops_its_jobs_and_the_rerun_gives_the_same_featu
     import signal
 
     import numpy as np
-    from conftest import wait_for
-
     r = run_recipe(recipe, "--stage", "2", "--stop-stage", "2", *TINY)  # the features of an uninterrupted run
     assert r.returncode == 0, r.stdout + r.stderr
     before = {u: kaldiio.load_mat(v) for u, v in read_mapping(recipe / "data/train/feats.scp").items()}
@@ -228,8 +214,6 @@ def test_sigkill_of_the_recipe_stops_its_jobs_and_the_rerun_gives_the_same_featu
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
-    from conftest import processes_in
-
     recipe_dir = recipe.resolve()
     assert wait_for(lambda: not processes_in(recipe_dir), 15), processes_in(recipe_dir)
     texts = [p.read_text() for p in logs]

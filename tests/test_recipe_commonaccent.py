@@ -3,10 +3,7 @@ on a generated demo release (MP3 decoded by libsndfile), and the recipe end to e
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 
@@ -21,8 +18,8 @@ from accent.data.kaldi_dir import read_list, read_mapping, validate_data_dir
 from accent.data.problems import CorpusError
 from accent.demo.commonvoice import COLUMNS, make_demo_commonvoice
 from accent.demo.config import DemoConfig
+from conftest import REPO, egs_copy, run_egs
 
-REPO = Path(__file__).resolve().parent.parent
 RECIPE = REPO / "egs" / "commonaccent"
 TABLE = RECIPE / "local" / "accent_map.tsv"
 
@@ -149,26 +146,6 @@ def test_a_missing_clip_is_named_or_left_out_and_listed(tmp_path, release) -> No
               if (tmp_path / "data" / n / "bad_utts").is_file()]
     assert [list(b) for b in listed] == [[f"{rows[0]['client_id']}-{gone.stem}"]]
     assert "left out: bad audio files\t1" in (tmp_path / "data" / "local" / "accent_selection.txt").read_text()
-
-
-def egs_copy(where: Path, name: str) -> Path:
-    """egs/<name> in ``where``: run.sh, conf/ and local/ copied (links resolved), the shared parts linked,
-    so that downloads/, data/ and exp/ land in a temporary directory."""
-    recipe = where / name
-    recipe.mkdir()
-    shutil.copy2(REPO / "egs" / name / "run.sh", recipe / "run.sh")
-    for sub in ("conf", "local"):
-        if (REPO / "egs" / name / sub).is_dir():
-            shutil.copytree(REPO / "egs" / name / sub, recipe / sub, symlinks=False)
-    for shared in ("path.sh", "cmd.sh", "utils"):
-        (recipe / shared).symlink_to(REPO / shared)
-    return recipe
-
-
-def run_egs(recipe: Path, *args: str) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"], OMP_NUM_THREADS="1")
-    env.pop("cmd_backend", None)
-    return subprocess.run(["./run.sh", *args], cwd=recipe, env=env, capture_output=True, text=True, timeout=900)
 
 
 @pytest.mark.slow

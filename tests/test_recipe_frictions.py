@@ -14,6 +14,7 @@ import pytest
 import torch
 
 from accent.training import WarmupScheduler, resolve_config
+from conftest import make_aesrc, make_corpus, make_librispeech, recipe_copy, run_recipe, tiny_accent, write_wav
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -58,6 +59,7 @@ def _run_pl(tmp_path: Path, *opts: str) -> str:
     return next(line for line in log.read_text().splitlines() if line.startswith("threads"))
 
 
+@pytest.mark.slow
 def test_jobs_get_the_threads_of_their_allocation(tmp_path) -> None:
     # not the machine's core count: a job without --num-threads has one, as Kaldi's jobs
     assert _run_pl(tmp_path) == "threads 1 1"
@@ -69,22 +71,15 @@ def test_jobs_get_the_threads_of_their_allocation(tmp_path) -> None:
 # run.sh
 
 
-def run_recipe(recipe: Path, *args: str) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"])
-    env.pop("cmd_backend", None)
-    return subprocess.run(["./run.sh", *args], cwd=recipe, env=env, capture_output=True, text=True, timeout=600)
-
-
 @pytest.fixture
 def recipe(tmp_path) -> Path:
-    from conftest import recipe_copy
-
     r = recipe_copy(tmp_path)
     (tmp_path / "aesrc").mkdir()
     (tmp_path / "libri").mkdir()
     return r
 
 
+@pytest.mark.slow
 def test_empty_finetune_config_switches_the_step_off(recipe) -> None:
     r = run_recipe(recipe, "--aesrc-root", "../aesrc", "--librispeech-root", "../libri", "--stage", "4",
                    "--stop-stage", "4", "--asr-config", "", "--asr-finetune-config", "")
@@ -94,6 +89,7 @@ def test_empty_finetune_config_switches_the_step_off(recipe) -> None:
     assert not (recipe / "data").exists()  # no combined LibriSpeech + accent set either
 
 
+@pytest.mark.slow
 def test_real_accents_with_the_demo_librispeech_leave_out_the_asr_methods(recipe) -> None:
     configs = "conf/demo/hybrid/scratch.yaml conf/demo/hybrid/mtl.yaml conf/demo/hybrid/hybrid.yaml"
     common = ["--aesrc-root", "../aesrc", "--stage", "4", "--stop-stage", "4", "--accent-configs", configs]
@@ -112,6 +108,7 @@ def test_real_accents_with_the_demo_librispeech_leave_out_the_asr_methods(recipe
     assert f"3 accent config(s) (stage 5): {configs}" in out
 
 
+@pytest.mark.slow
 def test_presets(recipe) -> None:
     common = ["--aesrc-root", "../aesrc", "--librispeech-root", "../libri", "--stage", "4", "--stop-stage", "4",
               "--asr-config", "none", "--asr-finetune-config", "none"]
@@ -142,12 +139,10 @@ def test_presets(recipe) -> None:
     assert "Preset" not in r.stdout and r.returncode == 0
 
 
+@pytest.mark.slow
 def test_one_sample_rate_for_every_stage(tmp_path) -> None:
     """8 kHz accent audio with --sample-rate 8000: stage 1 accepts it, LibriSpeech (16 kHz) is resampled,
     stage 2 computes 8 kHz FBank for every set."""
-    from conftest import make_aesrc, recipe_copy, write_wav
-    from test_librispeech import make_librispeech
-
     from accent.data.kaldi_dir import read_mapping
     from accent.features.fbank import FbankConfig
 
@@ -175,12 +170,9 @@ def test_one_sample_rate_for_every_stage(tmp_path) -> None:
     assert "converted_audio" not in {p.name for p in (recipe / "data" / "train").iterdir()}  # already 8 kHz
 
 
+@pytest.mark.slow
 def test_stage6_without_plots_merges_results_and_scores_the_averaged_checkpoint(tmp_path) -> None:
     import yaml
-
-    from conftest import recipe_copy
-    from test_dataset import make_corpus
-    from test_train import tiny_accent
 
     from accent.training import Trainer
 

@@ -16,7 +16,7 @@ from accent.data.problems import CorpusError
 from accent.demo.config import DemoConfig
 from accent.demo.l2arctic import make_demo_l2arctic
 
-from test_recipe_commonaccent import egs_copy, run_egs
+from conftest import egs_copy, run_egs
 
 REPO = Path(__file__).resolve().parent.parent
 RECIPE = REPO / "egs" / "l2arctic"

@@ -27,8 +27,9 @@ from accent.evaluation.decode import read_predictions
 from accent.evaluation.results_table import commit_of
 from accent.training.checkpoint import average_checkpoints, experiment_checkpoint
 from accent.training import Trainer, resolve_config
-from test_dataset import make_corpus
-from test_train import tiny_accent
+from conftest import make_corpus, tiny_accent, write_wav
+
+pytestmark = pytest.mark.slow  # stage 6 on trained models
 
 ROOT = Path(__file__).resolve().parents[1]
 SETS = ("train", "dev", "test")
@@ -219,8 +220,6 @@ def test_scoring_uses_the_averaged_checkpoint_and_results_md_merges(scored) -> N
 
 
 def test_accent_id_one_decision_per_speaker(scored, tmp_path) -> None:
-    from conftest import write_wav
-
     root, _, _ = scored
     wavs = {f"spk{s}-u{i}": write_wav(tmp_path / f"spk{s}-u{i}.wav", 0.8 + 0.1 * i, seed=10 * s + i)
             for s in range(2) for i in range(3)}

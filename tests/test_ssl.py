@@ -24,7 +24,6 @@ transformers = pytest.importorskip("transformers", reason="the ssl encoder needs
 from accent.models import ENCODERS  # noqa: E402
 from accent.models.encoders.pretrained import set_training_step  # noqa: E402
 from accent.training import ConfigError, Trainer, resolve_config  # noqa: E402
-from test_crops import wav_corpus  # noqa: E402,F401  (the fixture: 3 learnable 'accents', wav.scp + utt2dur)
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -238,7 +237,7 @@ def test_the_benchmark_measures_the_demo_config():
 def test_the_recipe_trains_scores_and_exports_the_demo_ssl_config(tmp_path):
     """run.sh stages 0-7 with conf/demo/ssl_tiny.yaml on a tiny demo corpus (several minutes)."""
     from conftest import recipe_copy
-    from test_recipe import TINY, run_recipe
+    from conftest import TINY_RECIPE as TINY, run_recipe
 
     recipe = recipe_copy(tmp_path)
     r = run_recipe(recipe, "--stage", "0", "--stop-stage", "7", *TINY, "--asr-config", "none",

@@ -22,57 +22,12 @@ import yaml
 from accent.training import Trainer, load_checkpoint, load_model, resolve_config
 from accent.training.checkpoint import average_checkpoints
 from accent.training.config import ConfigError
-from test_dataset import ACCENTS, make_corpus
+from conftest import ACCENTS, TINY_JASPER, processes_in, tiny_accent, train_cli, wait_for, write_config
 
 ROOT = Path(__file__).resolve().parents[1]
 
-TINY_JASPER = {"name": "jasper", "channels": [16, 16], "kernels": [5, 5], "repeat": 1, "dropout": 0.1,
-               "prologue_channels": 16, "prologue_kernel": 5, "epilogue_channels": 16, "epilogue_kernel": 5,
-               "output_dim": 16, "prologue_dropout": 0.1, "epilogue_dropout": 0.1}
-
-
-def tiny_accent(**over: Any) -> Dict[str, Any]:
-    cfg = {
-        "task": "accent",
-        "seed": 1,
-        "model": {"encoder": dict(TINY_JASPER), "pooling": "stats", "embed_dim": 16, "head": "softmax"},
-        "data": {"max_frames": 400, "specaug": {"num_freq_masks": 1, "freq_mask_width": 4, "num_time_masks": 1,
-                                                 "time_mask_width": 10}},
-        "optim": {"lr": 3e-3, "scheduler": {"name": "warmup_cosine", "warmup_steps": 3}},
-        "train": {"epochs": 2, "log_interval_steps": 0},
-    }
-    for key, value in over.items():
-        node = cfg
-        parts = key.split("__")
-        for p in parts[:-1]:
-            node = node.setdefault(p, {})
-        node[parts[-1]] = value
-    return cfg
-
-
-def write_config(path: Path, cfg: Dict[str, Any]) -> Path:
-    path.write_text(yaml.safe_dump(cfg))
-    return path
-
-
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory) -> Dict[str, Path]:
-    return make_corpus(tmp_path_factory.mktemp("train_corpus"))
-
-
 def history(exp: Path) -> List[Dict[str, Any]]:
     return [json.loads(line) for line in (exp / "train_log.jsonl").read_text().splitlines()]
-
-
-def train_cli(args: List[str], cwd: Path, check: bool = True, wait: bool = True):
-    cmd = [sys.executable, "-m", "accent.bin.train", "--num-threads", "1", *args]
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    if not wait:
-        return subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    r = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
-    if check and r.returncode != 0:
-        raise AssertionError(f"train.py failed ({r.returncode}):\n{r.stdout}\n{r.stderr}")
-    return r
 
 
 def same_records(a: Dict[str, Any], b: Dict[str, Any]) -> None:
@@ -86,6 +41,7 @@ def same_records(a: Dict[str, Any], b: Dict[str, Any]) -> None:
 # ------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_tiny_model_overfits_to_100_percent(corpus, tmp_path) -> None:
     torch.set_num_threads(1)
     cfg = resolve_config(tiny_accent(data__specaug=None, train__epochs=30, optim__lr=1e-2,
@@ -129,6 +85,7 @@ def kill_when(proc: subprocess.Popen, ready, timeout: float = 240):
     raise AssertionError("the run finished before it could be killed")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("where", ["epoch_boundary", "mid_epoch"])
 def test_resume_after_sigkill_equals_uninterrupted_run(uninterrupted, where) -> None:
     root, common, full = uninterrupted
@@ -160,12 +117,11 @@ def test_resume_after_sigkill_equals_uninterrupted_run(uninterrupted, where) -> 
     assert all(torch.allclose(wa[k].float(), wb[k].float(), atol=1e-6) for k in wa)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not os.path.isdir("/proc"), reason="needs /proc to check processes")
 def test_sigkill_of_the_job_runner_stops_the_training_and_the_rerun_is_identical(uninterrupted) -> None:
     """kill -9 of run.pl's process group mid-training: the trainer (in a session of its own) dies
     with it, the experiment is not locked by a survivor, and the rerun resumes to the same model."""
-    from conftest import processes_in, wait_for
-
     root, common, full = uninterrupted
     run_dir = root / "via_run_pl"
     run_dir.mkdir()
@@ -193,6 +149,7 @@ def test_sigkill_of_the_job_runner_stops_the_training_and_the_rerun_is_identical
     assert all(torch.allclose(wa[k].float(), wb[k].float(), atol=1e-6) for k in wa)
 
 
+@pytest.mark.slow
 def test_checkpoints_load_weights_only_and_average(corpus, tmp_path) -> None:
     torch.set_num_threads(1)
     cfg = resolve_config(tiny_accent(train__epochs=3, train__keep_checkpoints=2, train__average_last=2))
@@ -228,6 +185,7 @@ def test_checkpoints_load_weights_only_and_average(corpus, tmp_path) -> None:
     assert average_checkpoints([exp / "epoch_3.pt"])["model"][k].equal(e3[k])
 
 
+@pytest.mark.slow
 def test_train_py_asr_then_hybrid_keeps_the_reference_am_bit_identical(corpus, tmp_path) -> None:
     data = corpus["train"].parent
     # stage 4: phone-CTC ASR

@@ -12,13 +12,7 @@ import pytest
 import torch
 
 from accent.training import load_checkpoint, load_model
-from test_dataset import make_corpus
-from test_train import tiny_accent, train_cli, write_config
-
-
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory):
-    return make_corpus(tmp_path_factory.mktemp("train_errors"))
+from conftest import tiny_accent, train_cli, write_config
 
 
 @pytest.fixture(scope="module")
@@ -37,6 +31,7 @@ def copy_exp(src: Path, dst: Path) -> Path:
     return dst
 
 
+@pytest.mark.slow
 def test_resume_passes_over_a_truncated_last_pt(trained, tmp_path) -> None:
     root, common = trained
     exp = copy_exp(root / "exp", tmp_path / "exp")
@@ -53,6 +48,7 @@ def test_resume_passes_over_a_truncated_last_pt(trained, tmp_path) -> None:
     assert (exp / ".done").is_file()
 
 
+@pytest.mark.slow
 def test_an_empty_best_pt_is_named(trained, tmp_path) -> None:
     root, _ = trained
     exp = copy_exp(root / "exp", tmp_path / "exp")
@@ -62,6 +58,7 @@ def test_an_empty_best_pt_is_named(trained, tmp_path) -> None:
         load_model(exp / "best.pt")
 
 
+@pytest.mark.slow
 def test_resume_with_every_checkpoint_damaged_stops(trained, tmp_path) -> None:
     root, common = trained
     exp = copy_exp(root / "exp", tmp_path / "exp")
@@ -98,6 +95,7 @@ def tiny_disk(tmp_path):
     subprocess.run(["umount", str(where)], check=False)
 
 
+@pytest.mark.slow
 def test_a_full_disk_during_a_checkpoint_save_is_named(corpus, tmp_path, tiny_disk) -> None:
     conf = write_config(tmp_path / "c.yaml", tiny_accent(train__epochs=1))
     exp = tiny_disk / "exp"
@@ -108,6 +106,7 @@ def test_a_full_disk_during_a_checkpoint_save_is_named(corpus, tmp_path, tiny_di
     assert not list(exp.glob("*.pt*")) and not (exp / ".done").exists()  # no half-written checkpoint left
 
 
+@pytest.mark.slow
 def test_numerics_are_recorded(trained) -> None:
     root, _ = trained
     exp = root / "exp"

@@ -4,13 +4,10 @@ scoring into RESULTS.md, and reruns that skip finished experiments."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import kaldiio
 import numpy as np
+import pytest
 import yaml
 
 from accent.data.kaldi_dir import read_mapping, write_data_dir
@@ -18,15 +15,9 @@ from accent.models.normalize import read_cmvn_stats
 from accent.features.fbank import FbankConfig
 from accent.training.checkpoint import load_checkpoint
 
-from conftest import recipe_copy
-from test_dataset import make_corpus
-from test_train import TINY_JASPER
+from conftest import TINY_JASPER, make_corpus, recipe_copy, run_recipe
 
-
-def run_recipe(recipe: Path, *args: str) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"])
-    env.pop("cmd_backend", None)
-    return subprocess.run(["./run.sh", *args], cwd=recipe, env=env, capture_output=True, text=True, timeout=600)
+pytestmark = pytest.mark.slow  # run.sh stages 4-6
 
 
 def test_stages_4_to_6(tmp_path) -> None:

@@ -16,8 +16,7 @@ from accent.models.ctc import ctc_loss
 from accent.text.bpe import read_sentences, train_bpe
 from accent.text.g2p import prepare_lang_phn
 from accent.training import Trainer, resolve_config
-from test_dataset import make_corpus
-from test_train import tiny_accent
+from conftest import make_corpus, tiny_accent
 
 
 def test_unk_transcript_is_kept_as_the_unknown_word(tmp_path) -> None:
