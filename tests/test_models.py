@@ -13,7 +13,7 @@ import torch
 import yaml
 
 from accent.models import (
-    ENCODERS, FUSIONS, HEADS, POOLINGS, AccentModel, AsrModel, MaskedBatchNorm1d, MaskedBatchNorm2d,
+    ENCODERS, FUSIONS, HEADS, NORMALIZERS, POOLINGS, AccentModel, AsrModel, MaskedBatchNorm1d, MaskedBatchNorm2d,
     Registry, ctc_loss, edit_distance, greedy_decode, load_encoder_from_asr, phone_error_rate,
 )
 from accent.models.ctc import CTCHead, error_counts
@@ -73,11 +73,12 @@ def tiny_encoder(name, **extra):
 
 # --------------------------------------------------------------------------------- registry
 def test_registry_build_and_typo():
-    assert set(ENCODERS.names()) == {"jasper", "crnn", "transformer", "ecapa", "resnet"}
+    assert set(ENCODERS.names()) == {"jasper", "crnn", "transformer", "ecapa", "resnet", "ssl"}
     assert set(POOLINGS.names()) >= {"stats", "avg", "bigru", "netvlad", "ghostvlad", "asp", "transformer_aggregator"}
     assert set(HEADS.names()) == {"softmax", "sphereface", "cosface", "arcface", "circle"}
     assert set(FUSIONS.names()) == {"none", "add", "concat", "concat_ca"}
-    with pytest.raises(KeyError, match="jasper.*Known encoders: crnn, ecapa, jasper, resnet, transformer"):
+    assert set(NORMALIZERS.names()) == {"global", "utterance", "none"}
+    with pytest.raises(KeyError, match="jasper.*Known encoders: crnn, ecapa, jasper, resnet, ssl, transformer"):
         ENCODERS.build("jaspr", input_dim=D)
     assert type(POOLINGS.build_from_config({"name": "TSTP"}, 8)).__name__ == "StatsPooling"
     reg = Registry("thing")
