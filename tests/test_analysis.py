@@ -243,7 +243,7 @@ def test_channel_attention_ratio_and_plot(trained, tmp_path) -> None:
     assert w.shape == (6, 32) and att["ref_dim"] == 16 and att["dim"] == 16
     assert ((w > 0) & (w < 1)).all()
     # batched (padded) weights equal the model's own ratio on each utterance alone
-    from accent.evaluation.decode import model_batches
+    from accent.evaluation.predictions import model_batches
 
     model, meta = load_model(ckpt)
     alone = {}

@@ -127,7 +127,7 @@ def test_specaugment_masks() -> None:
 
 def test_the_model_fills_specaug_masks_after_normalising() -> None:
     from accent.models.normalize import UtteranceMVN, apply_specaug_mask
-    from accent.models.utils import valid_mask
+    from accent.models.masking import valid_mask
 
     x = torch.from_numpy(np.random.default_rng(0).standard_normal((2, 50, 40)).astype(np.float32) + 5.0)
     lengths = torch.tensor([50, 30])
@@ -210,7 +210,7 @@ def test_ctc_targets_from_text_phn_and_bpe(corpus, tmp_path) -> None:
 def test_normalisation_modes(corpus) -> None:
     from accent.models import NORMALIZERS
     from accent.models.normalize import read_cmvn_stats
-    from accent.models.utils import valid_mask
+    from accent.models.masking import valid_mask
 
     ds = FeatsDataset(corpus["train"], labels=None, require_labels=False)
     raw = [torch.from_numpy(ds[i]["feats"]) for i in range(len(ds))]  # the dataset gives raw features

@@ -17,7 +17,7 @@ from accent.models import (
     Registry, ctc_loss, edit_distance, greedy_decode, load_encoder_from_asr, phone_error_rate,
 )
 from accent.models.ctc import CTCHead, error_counts
-from accent.models.utils import run_gru
+from accent.models.masking import run_gru
 
 D = 40
 TINY_ENCODERS = {

@@ -12,7 +12,7 @@ import pytest
 import soundfile as sf
 
 
-from accent.evaluation.decode import Decoded, write_decode_dir
+from accent.evaluation.predictions import Decoded, write_decode_dir
 from accent.evaluation.fusion import fuse_experiments
 from accent.phonotactic.classifier import PhonotacticClassifier, ngrams
 from accent.phonotactic.recognizer import NON_PHONES, PhoneRecognizer
@@ -90,7 +90,7 @@ def test_fusion_weight_is_chosen_on_dev_and_helps(tmp_path):
     scored_system(tmp_path / "b", b, utts, refs, labels)
     weights = fuse_experiments([tmp_path / "a", tmp_path / "b"], tmp_path / "ab", ["dev", "test"])
     assert weights["a"] == 1.0 and weights["b"] > 0
-    from accent.evaluation.decode import decode_scores
+    from accent.evaluation.predictions import decode_scores
 
     fused = decode_scores(tmp_path / "ab" / "decode_dev")
     single = decode_scores(tmp_path / "a" / "decode_dev")

@@ -23,7 +23,7 @@ import torch
 import yaml
 
 from accent.data.kaldi_dir import read_mapping, write_mapping
-from accent.evaluation.decode import read_predictions
+from accent.evaluation.predictions import read_predictions
 from accent.evaluation.results_table import commit_of
 from accent.training.checkpoint import average_checkpoints, experiment_checkpoint
 from accent.training import Trainer, resolve_config

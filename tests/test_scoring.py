@@ -25,7 +25,7 @@ import numpy as np
 import pytest
 
 from accent.data.kaldi_dir import DataDirError
-from accent.evaluation.decode import (
+from accent.evaluation.predictions import (
     Decoded, decode_dir, decode_scores, read_embeddings, read_predictions, write_decode_dir,
 )
 from accent.evaluation.results_table import commit_of, config_name, load_experiment, results_table

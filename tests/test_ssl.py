@@ -155,7 +155,7 @@ def test_frozen_weights_stay_bit_identical_and_checkpoints_need_no_model_dir(tin
 
 def test_fine_tuned_model_trains_scores_and_exports(tiny_dir, wav_corpus, tmp_path):  # noqa: F811
     from accent import AccentRecognizer
-    from accent.evaluation.decode import decode
+    from accent.evaluation.predictions import decode
     from accent.export.exporter import export_torchscript
     from accent.export.graph import graph_from_checkpoint
     from accent.models.checkpoint import experiment_checkpoint

@@ -15,7 +15,7 @@ from typing import Any, Dict, Mapping, Optional, Union
 import numpy as np
 import torch
 
-from accent.evaluation.decode import model_batches
+from accent.evaluation.predictions import model_batches
 from accent.evaluation.plots import plt, save_figure
 from accent.models.fusion import ConcatChannelAttentionFusion
 from accent.models.build import load_model

@@ -20,7 +20,7 @@ import torch
 import torch.nn as nn
 
 from accent.data.kaldi_dir import DataDirError, read_mapping
-from accent.evaluation.decode import model_batches
+from accent.evaluation.predictions import model_batches
 from accent.evaluation.plots import plt, save_figure
 from accent.models.build import load_model
 

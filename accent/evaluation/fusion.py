@@ -19,7 +19,7 @@ import numpy as np
 
 from accent.data.kaldi_dir import DataDirError, read_mapping, write_list, write_text_atomic
 
-from .decode import Decoded, decode_dir, read_predictions, write_decode_dir
+from .predictions import Decoded, decode_dir, read_predictions, write_decode_dir
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
-from .decode import decode_dir, decode_scores
+from .predictions import decode_dir, decode_scores
 from .scoring import Score, accent_order, markdown_table, pct
 
 NA = "n/a"

@@ -13,7 +13,7 @@ from typing import Dict, List, Mapping, Optional, Tuple
 from accent.data.kaldi_dir import write_text_atomic
 from accent.models.checkpoint import experiment_checkpoint
 
-from .decode import (
+from .predictions import (
     decode, decode_dir, decode_outputs, decode_sources, read_embeddings, read_predictions, up_to_date,
     write_decode_dir,
 )

@@ -17,7 +17,7 @@ from .pooling import (
     AttentiveStatsPooling, AvgPooling, BiGRUPooling, GhostVLADPooling, NetVLADPooling, StatsPooling,
     TransformerAggregator,
 )
-from .utils import MaskedBatchNorm1d, MaskedBatchNorm2d, pad_mask, valid_mask
+from .masking import MaskedBatchNorm1d, MaskedBatchNorm2d, pad_mask, valid_mask
 
 
 __all__ = [

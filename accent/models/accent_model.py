@@ -46,7 +46,7 @@ from .ctc import CTCHead, ctc_loss, greedy_decode
 from .fusion import NoFusion
 from .normalize import NoNormalization, apply_specaug_mask
 from .registry import ENCODERS, FUSIONS, HEADS, NORMALIZERS, POOLINGS
-from .utils import valid_mask
+from .masking import valid_mask
 
 MODEL_KEYS = {
     "encoder", "reference_encoder", "fusion", "pooling", "embed_dim", "embed_norm",

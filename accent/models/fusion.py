@@ -14,7 +14,7 @@ import torch
 import torch.nn as nn
 
 from .registry import FUSIONS
-from .utils import masked_max, masked_mean, valid_mask, zero_padding
+from .masking import masked_max, masked_mean, valid_mask, zero_padding
 
 
 class _Fusion(nn.Module):

@@ -50,7 +50,7 @@ def read_phones(data_dir: Path):
 def train_phonotactic(train_dir: Path, exp_dir: Path, score_sets: Mapping[str, Path]) -> PhonotacticClassifier:
     """Fit on ``train_dir`` (labels of utt2accent, speakers of utt2spk for the CV folds), write
     ``exp_dir/{model.json,accents,results.json}`` and a decode directory per set of ``score_sets``."""
-    from accent.evaluation.decode import Decoded, write_decode_dir
+    from accent.evaluation.predictions import Decoded, write_decode_dir
 
     train_dir, exp_dir = Path(train_dir), Path(exp_dir)
     t0 = time.perf_counter()

@@ -22,7 +22,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..registry import ENCODERS
-from ..utils import MaskedBatchNorm2d, run_gru, valid_mask, zero_padding
+from ..masking import MaskedBatchNorm2d, run_gru, valid_mask, zero_padding
 
 _DEPTHS = {10: [1, 1, 1, 1], 18: [2, 2, 2, 2], 34: [3, 4, 6, 3]}
 

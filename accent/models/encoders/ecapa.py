@@ -25,7 +25,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..registry import ENCODERS
-from ..utils import MaskedBatchNorm1d, masked_mean, valid_mask, zero_padding
+from ..masking import MaskedBatchNorm1d, masked_mean, valid_mask, zero_padding
 
 
 class _ConvBlock(nn.Module):

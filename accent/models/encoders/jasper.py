@@ -24,7 +24,7 @@ import torch
 import torch.nn as nn
 
 from ..registry import ENCODERS
-from ..utils import MaskedBatchNorm1d, valid_mask, zero_padding
+from ..masking import MaskedBatchNorm1d, valid_mask, zero_padding
 
 
 class MaskedConvBN(nn.Module):

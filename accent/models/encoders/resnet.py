@@ -18,7 +18,7 @@ import torch
 import torch.nn as nn
 
 from ..registry import ENCODERS
-from ..utils import MaskedBatchNorm2d, zero_padding
+from ..masking import MaskedBatchNorm2d, zero_padding
 from .crnn import _DEPTHS, BasicBlock, _down, run_resnet_trunk
 
 

@@ -41,7 +41,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..registry import ENCODERS
-from ..utils import valid_mask, zero_padding
+from ..masking import valid_mask, zero_padding
 
 FAMILIES = ("wavlm", "hubert", "wav2vec2")  # transformers model_type (XLS-R is a wav2vec2)
 # config keys that name the file or the library rather than the architecture

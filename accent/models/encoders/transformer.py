@@ -16,7 +16,7 @@ import torch
 import torch.nn as nn
 
 from ..registry import ENCODERS
-from ..utils import PositionalEncoding, run_transformer_layers, valid_mask, zero_padding
+from ..masking import PositionalEncoding, run_transformer_layers, valid_mask, zero_padding
 
 
 class Conv2dSubsampling(nn.Module):

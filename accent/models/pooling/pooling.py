@@ -7,7 +7,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..registry import POOLINGS
-from ..utils import PositionalEncoding, masked_mean, masked_mean_std, run_gru, run_transformer_layers, valid_mask
+from ..masking import PositionalEncoding, masked_mean, masked_mean_std, run_gru, run_transformer_layers, valid_mask
 
 
 @POOLINGS.register("stats", aliases=["tstp"])

@@ -1,4 +1,7 @@
-"""Run a trained accent model over a data dir's features: predictions, posteriors, embeddings.
+"""A trained accent model's predictions on a data dir (posteriors, embeddings) and their files.
+
+Kaldi would call this decoding (``decode_<set>`` directories); there is no search here, one
+forward pass per utterance.
 
 The model normalises the features itself (its normaliser holds the statistics it was trained
 with) and runs its inference function (``AccentModel.predict``, which export traces), in eval
