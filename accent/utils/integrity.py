@@ -16,7 +16,7 @@ import hashlib
 import os
 import zipfile
 import zlib
-from typing import Any, Dict, Union
+from typing import Any, Dict, Iterator, Tuple, Union
 
 ONNX_DIGEST_KEY = "accent_sha256"
 
@@ -46,29 +46,80 @@ def check_zip_archive(path: PathLike, what: str = "checkpoint") -> None:
 
 def onnx_digest(model: Any, metadata_text: str) -> str:
     """SHA-256 of an ONNX ``ModelProto``'s graph (deterministic serialisation) and of the metadata."""
+    return _digest(model.graph.SerializeToString(deterministic=True), metadata_text)
+
+
+def _digest(graph: Union[bytes, memoryview], metadata_text: str) -> str:
     h = hashlib.sha256()
-    h.update(model.graph.SerializeToString(deterministic=True))
+    h.update(graph)
     h.update(b"\0")
     h.update(metadata_text.encode("utf-8"))
     return h.hexdigest()
 
 
+def _varint(data: memoryview, i: int) -> Tuple[int, int]:
+    value = shift = 0
+    while True:
+        byte = data[i]
+        i += 1
+        value |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return value, i
+        shift += 7
+
+
+def _fields(data: memoryview) -> Iterator[Tuple[int, int, Union[int, memoryview]]]:
+    """(field number, wire type, value or bytes) of one protobuf message, in file order."""
+    i = 0
+    while i < len(data):
+        key, i = _varint(data, i)
+        number, wire = key >> 3, key & 7
+        if wire == 0:
+            value, i = _varint(data, i)
+            yield number, wire, value
+        elif wire in (1, 5):
+            i += 8 if wire == 1 else 4
+        elif wire == 2:
+            size, i = _varint(data, i)
+            if i + size > len(data):
+                raise ValueError(f"field {number} runs {i + size - len(data)} bytes past the end")
+            yield number, wire, data[i:i + size]
+            i += size
+        else:
+            raise ValueError(f"wire type {wire} of field {number}")
+
+
+ONNX_GRAPH_FIELD, ONNX_METADATA_FIELD = 7, 14  # ModelProto.graph, ModelProto.metadata_props (onnx.proto)
+
+
 def check_onnx(path: PathLike, metadata_key: str) -> Dict[str, str]:
     """Raise :class:`DamagedFileError` naming ``path`` unless its graph and metadata hash to the
-    digest stored at export; returns its metadata entries."""
-    import onnx
-    from google.protobuf.message import DecodeError
+    digest stored at export; returns its metadata entries.
 
+    Reads the protobuf wire format itself, without the onnx package (accent-id with ONNX Runtime
+    imports neither onnx nor torch): the graph field's bytes are what :func:`onnx_digest`
+    serialised (ONNX messages have no maps, so their serialisation is deterministic anyway)."""
+    with open(path, "rb") as f:
+        data = memoryview(f.read())
+    graph, props = None, {}
     try:
-        model = onnx.load(str(path), load_external_data=False)
-    except (DecodeError, ValueError, OSError) as e:
+        for number, wire, value in _fields(data):
+            if wire != 2:
+                continue
+            if number == ONNX_GRAPH_FIELD:
+                graph = value
+            elif number == ONNX_METADATA_FIELD:
+                entry = {n: bytes(v).decode("utf-8") for n, w, v in _fields(value) if w == 2}
+                props[entry.get(1, "")] = entry.get(2, "")
+    except (IndexError, ValueError) as e:  # UnicodeDecodeError is a ValueError
         raise DamagedFileError(f"{path}: damaged or truncated ONNX file ({e})") from None
-    props = {p.key: p.value for p in model.metadata_props}
+    if graph is None:
+        raise DamagedFileError(f"{path}: damaged or truncated ONNX file (it holds no graph)")
     stored = props.get(ONNX_DIGEST_KEY)
     if stored is None:
         raise DamagedFileError(f"{path}: no {ONNX_DIGEST_KEY} checksum (exported by an older accent.bin.export, or "
                                "not by it at all); export it again")
-    if onnx_digest(model, props.get(metadata_key, "")) != stored:
+    if _digest(graph, props.get(metadata_key, "")) != stored:
         raise DamagedFileError(f"{path}: damaged ONNX file (its weights or graph do not match the checksum "
                                "written at export)")
     return props
