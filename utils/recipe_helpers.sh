@@ -92,7 +92,8 @@ score_experiments() {
 }
 
 # The file accent.bin.export writes for a format (accent.export.FILENAMES); none known: always exported.
-export_file() { case $1 in torchscript) echo model.torchscript.pt ;; onnx) echo model.onnx ;; *) echo "" ;; esac; }
+export_file() { case $1 in torchscript) echo model.torchscript.pt ;; onnx) echo model.onnx ;;
+  torchscript_wav) echo model_wav.torchscript.pt ;; onnx_wav) echo model_wav.onnx ;; *) echo "" ;; esac; }
 # Export experiments for inference: $1 stage, $2 the formats ("torchscript onnx"), then the experiment
 # directories, each to <dir>/export/. A file is written under a temporary name and renamed when the
 # parity check passed, so files newer than the experiment's .done mean a finished export.

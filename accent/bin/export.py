@@ -1,12 +1,17 @@
 """Export an accent experiment for inference: TorchScript and/or ONNX (stage 7).
 
     python -m accent.bin.export --exp-dir exp/sarnet_circle [--checkpoint best.pt]
-        [--out-dir exp/sarnet_circle/export] [--format torchscript onnx] [--device cpu]
+        [--out-dir exp/sarnet_circle/export] [--format torchscript onnx onnx_wav] [--device cpu]
 
-Writes ``model.torchscript.pt`` and ``model.onnx`` (raw FBank features + lengths in, posteriors +
-embedding out; labels, FBank options and the shortest input inside each file).  Each is written
-under a temporary name, checked against the PyTorch model (--tolerance) on random features, and
-renamed into place only if it agrees: a killed or failed export leaves no model file.  Without --checkpoint: avg_N.pt when the config averages the last N epochs, else best.pt.
+Formats (accent.export.model_file): ``torchscript`` -> ``model.torchscript.pt`` and ``onnx`` ->
+``model.onnx`` take raw FBank features (int16 sample scale, as Kaldi) + lengths in frames;
+``onnx_wav`` -> ``model_wav.onnx`` and ``torchscript_wav`` -> ``model_wav.torchscript.pt`` take the
+waveform (mono float32 in [-1, 1] at the FBank's rate) + lengths in samples, with the FBank and the
+normalisation inside.  All give posteriors + embedding; labels, FBank options, the input, its scale
+and rate, and the shortest input are inside each file.  Each is written under a temporary name,
+checked against the PyTorch model (--tolerance) on random inputs, and renamed into place only if
+it agrees: a killed or failed export leaves no model file.  Without --checkpoint: avg_N.pt when the
+config averages the last N epochs, else best.pt.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import logging
 import time
 from pathlib import Path
 
+from accent.export.model_file import FORMATS
 from accent.utils.cli import run
 
 log = logging.getLogger("accent.export")
@@ -28,7 +34,7 @@ def main() -> None:
     p.add_argument("--exp-dir", required=True)
     p.add_argument("--checkpoint", default=None, help="checkpoint file name in --exp-dir (default: see above)")
     p.add_argument("--out-dir", default=None, help="default: <exp-dir>/export")
-    p.add_argument("--format", nargs="+", default=["torchscript", "onnx"], choices=["torchscript", "onnx"])
+    p.add_argument("--format", nargs="+", default=["torchscript", "onnx", "onnx_wav"], choices=FORMATS)
     p.add_argument("--device", default="cpu", help="device to trace TorchScript on (ONNX is device-free)")
     p.add_argument("--tolerance", type=float, default=1e-4, help="max |difference| from the PyTorch model")
     args = p.parse_args()

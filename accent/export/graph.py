@@ -23,7 +23,6 @@ from accent.models import AccentModel
 from accent.models.build import load_model
 from accent.models.normalize import normalizer_name
 
-METADATA_KEY = "accent"  # ONNX metadata_props key / TorchScript extra file "accent.json"
 METADATA_FORMAT = 1
 MIN_SECONDS = 0.25  # shorter input carries too little accent evidence to be worth a guess
 

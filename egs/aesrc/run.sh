@@ -297,9 +297,9 @@ if [ ${stage} -le 6 ] && [ ${stop_stage} -ge 6 ]; then
 fi
 
 if [ ${stage} -le 7 ] && [ ${stop_stage} -ge 7 ]; then
-  log "Stage 7: export for inference (TorchScript + ONNX, checked against PyTorch to 1e-4)"
-  export_experiments 7 "torchscript onnx" $(exp_dirs ${accent_configs})
-  log "Stage 7: try it: accent-id --model exp/<name>/export/model.onnx some.wav"
+  log "Stage 7: export for inference (TorchScript + ONNX, features in; ONNX, waveform in; checked against PyTorch to 1e-4)"
+  export_experiments 7 "torchscript onnx onnx_wav" $(exp_dirs ${accent_configs})
+  log "Stage 7: try it: accent-id --model exp/<name>/export/model_wav.onnx some.wav"
 fi
 
 log "Done."

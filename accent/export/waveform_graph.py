@@ -1,0 +1,57 @@
+"""The waveform-in inference graph: the model's FBank front end in front of :class:`InferenceGraph`.
+
+``WaveformGraph(fbank, graph)``: ``forward(waveform (B, S) float32 in [-1, 1], num_samples (B,))
+-> (posteriors (B, C), embedding (B, E))``, the same outputs as ``graph`` on the FBank of each
+utterance's own ``num_samples`` samples.  :class:`accent.features.fbank.Fbank` scales the samples to
+int16 (as Kaldi reads audio) and counts frames as Kaldi does (``snip_edges``: ``1 + (n - L) // S``),
+so an utterance's features do not depend on its padding; the graph then normalises them.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Dict, Mapping, Tuple
+
+import torch
+import torch.nn as nn
+
+from accent.features.fbank import Fbank, FbankConfig
+
+from .model_file import WAVEFORM, input_spec
+
+
+class WaveformGraph(nn.Module):
+    def __init__(self, fbank: Fbank, graph: nn.Module):
+        super().__init__()
+        self.fbank = fbank.eval()
+        self.feats_graph = graph  # not "graph": an FX GraphModule's own attribute, which torch.export would shadow
+
+    def forward(self, waveform: torch.Tensor, num_samples: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        feats, frames = self.fbank(waveform, num_samples)
+        return self.feats_graph(feats, frames)
+
+
+def waveform_graph(graph: nn.Module, meta: Mapping[str, Any]) -> Tuple[WaveformGraph, Dict[str, Any]]:
+    """``graph`` (features in) behind the FBank of ``meta["frontend"]``, and the metadata of the
+    waveform-in file (``input`` says samples in [-1, 1] at the FBank's rate, and the fewest samples)."""
+    frontend = FbankConfig.from_dict(meta["frontend"])
+    if frontend.dither != 0.0:
+        # a graph that adds noise would not give the same posteriors twice
+        raise ValueError(f"the model's FBank dithers ({frontend.dither}): a waveform-in export needs dither 0")
+    device = next(graph.parameters()).device
+    wav = WaveformGraph(Fbank(frontend).to(device), graph).eval()
+    min_frames = int(meta["min_frames"])
+    return wav, {**meta, "input": input_spec(WAVEFORM, frontend, min_frames)}
+
+
+def example_waveforms(meta: Mapping[str, Any], batch: int = 2, samples: int = 0,
+                      seed: int = 0) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Noise bursts (speech-like level, -20 dBFS and below) of unequal lengths in samples."""
+    spec = meta["input"]
+    g = torch.Generator().manual_seed(seed)
+    rate, shortest = int(spec["sample_rate"]), int(spec["min_samples"])
+    n = samples or max(4 * shortest, 2 * rate)
+    envelope = 0.5 + 0.5 * torch.sin(torch.arange(n) * (2 * math.pi * 3.0 / rate))  # syllable-rate bursts
+    waveform = 0.1 * envelope * torch.randn(batch, n, generator=g)
+    lengths = torch.tensor([max(shortest, n - 5813 * i) for i in range(batch)])
+    return waveform.clamp(-1.0, 1.0), lengths
