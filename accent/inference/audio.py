@@ -7,11 +7,16 @@ polyphase filter to the model's FBank sample rate.  Each conversion is reported 
 model expects, and so is a WAV file shorter than its header says.  Problems raise
 :class:`AudioError` naming the input.
 
-Long files are not decoded whole: :func:`stream_fbank` reads them in blocks, resamples each block
-with enough context on both sides (``resample_poly``'s filter reach, at block starts aligned to
-its decimation phase) and computes FBank frames per block, carrying the samples of the frames not
-yet complete over to the next block.  The frames equal those of the whole file (Kaldi frames with
-``snip_edges`` are functions of their own 25 ms of samples), with memory bounded by the block size.
+Long files are not decoded whole: :func:`stream_chunks` reads them in blocks, resamples each
+block with enough context on both sides (``resample_poly``'s filter reach, at block starts aligned
+to its decimation phase) and cuts out the samples of each scoring chunk (a range of FBank frames:
+its frames' samples, the overlap of its first frame with the last one of the chunk before
+included), carrying the rest over to the next block.  A chunk's FBank equals those frames of the
+whole file's (Kaldi frames with ``snip_edges`` are functions of their own 25 ms of samples), with
+memory bounded by the block size.
+
+Only numpy and soundfile are imported here (scipy when audio has to be resampled): accent-id with a
+waveform-in ONNX model needs no torch.
 """
 
 from __future__ import annotations
@@ -23,11 +28,10 @@ from typing import Dict, Iterable, Iterator, List, Optional, Tuple
 
 import numpy as np
 import soundfile as sf
-from scipy.signal import resample_poly
 
 from accent.data.audio import AudioError, decode_wav_scp_entry, truncation
 from accent.data.kaldi_dir import read_mapping
-from accent.features.fbank import FbankConfig, compute_fbank
+from accent.features.fbank_config import INT16_SCALE, FbankConfig
 
 AUDIO_SUFFIXES = (".wav", ".flac")
 
@@ -62,6 +66,29 @@ def _ratio(rate: int, target_rate: int) -> Tuple[int, int]:
 def _mono(samples: np.ndarray) -> np.ndarray:
     samples = np.asarray(samples, dtype=np.float32)
     return samples.mean(axis=1) if samples.ndim == 2 else samples
+
+
+def resample_poly(samples: np.ndarray, up: int, down: int) -> np.ndarray:
+    from scipy.signal import resample_poly as resample  # its import costs more than the rest of accent-id's
+
+    return resample(samples, up, down)
+
+
+# float samples beyond this are on an integer scale, not in [-1, 1] (clipped float audio stays near 1)
+INT_SCALE_PEAK = 2.0
+
+
+def as_unit_scale(samples: np.ndarray, source: str) -> np.ndarray:
+    """Samples in [-1, 1]: integer PCM is divided by its full scale (int16: 32768); float samples
+    far beyond 1 are refused, as features of them would silently give wrong accents."""
+    samples = np.asarray(samples)
+    if np.issubdtype(samples.dtype, np.integer):
+        return samples.astype(np.float32) / np.float32(-np.iinfo(samples.dtype).min)
+    peak = float(np.max(np.abs(samples))) if samples.size else 0.0
+    if peak > INT_SCALE_PEAK:
+        raise AudioError(f"{source}: samples reach {peak:g}, expected floats in [-1, 1] (int16 samples as floats? "
+                         f"divide them by {INT16_SCALE:g})")
+    return samples
 
 
 def to_model_rate(samples: np.ndarray, rate: int, target_rate: int) -> Tuple[np.ndarray, List[str]]:
@@ -128,13 +155,6 @@ def stream_info(entry: str, target_rate: int) -> Optional[StreamInfo]:
                       -(-int(info.frames) * up // down), notes)
 
 
-def num_frames(samples: int, config: FbankConfig) -> int:
-    """Kaldi's frame count of ``samples`` samples (``snip_edges``: whole frames only)."""
-    win = int(config.sample_rate * config.frame_length_ms / 1000)
-    shift = int(config.sample_rate * config.frame_shift_ms / 1000)
-    return 0 if samples < win else 1 + (samples - win) // shift
-
-
 def _blocks(info: StreamInfo, block: int) -> Iterator[np.ndarray]:
     """Mono float32 blocks of the file; :class:`AudioError` if it holds fewer samples than its header."""
     done = 0
@@ -183,25 +203,47 @@ def _resampled(blocks: Iterator[np.ndarray], info: StreamInfo, target_rate: int)
     yield y[off:off + info.samples - done * up // down].astype(np.float32)
 
 
-def stream_fbank(info: StreamInfo, config: FbankConfig, block_seconds: float = 30.0,
-                 stats: Optional[Dict[str, float]] = None) -> Iterator[np.ndarray]:
-    """FBank frames of a file, block by block: together :func:`compute_fbank` of the whole file.
-    ``stats`` (if given) receives ``sumsq`` and ``samples`` of the model-rate signal."""
+def chunk_sizes(frames: int, max_frames: int) -> List[int]:
+    """Frames per chunk when ``frames`` are cut into near-equal chunks of at most ``max_frames``
+    (``np.array_split``'s sizes: the longer ones first)."""
+    pieces = max(1, -(-frames // max_frames))
+    q, r = divmod(frames, pieces)
+    return [q + 1] * r + [q] * (pieces - r)
+
+
+def chunk_spans(sizes: Iterable[int], config: FbankConfig) -> List[Tuple[int, int]]:
+    """[start, end) samples of each chunk of ``sizes`` frames: all its frames' samples (snip_edges)."""
+    length, shift = config.window_samples()
+    spans, first = [], 0
+    for n in sizes:
+        spans.append((first * shift, (first + n - 1) * shift + length))
+        first += n
+    return spans
+
+
+def stream_chunks(info: StreamInfo, config: FbankConfig, sizes: List[int], block_seconds: float = 30.0,
+                  stats: Optional[Dict[str, float]] = None) -> Iterator[np.ndarray]:
+    """The model-rate samples of each chunk of ``sizes`` frames (:func:`chunk_spans`), block by
+    block; :class:`AudioError` if the file holds fewer than its header promised.  ``stats`` (if
+    given) receives ``sumsq`` and ``samples`` of the whole model-rate signal."""
     if not config.snip_edges:  # edge frames reflect the file's ends: not computable block-wise
-        raise ValueError("block-wise FBank needs snip_edges: true")
-    win = int(config.sample_rate * config.frame_length_ms / 1000)
-    shift = int(config.sample_rate * config.frame_shift_ms / 1000)
-    buf = np.zeros(0, np.float32)
-    block = max(win, int(block_seconds * info.rate))
+        raise ValueError("block-wise scoring needs snip_edges: true")
+    spans = chunk_spans(sizes, config)
+    buf, start, k = np.zeros(0, np.float32), 0, 0  # start: the sample index of buf[0]
+    block = max(config.window_samples()[0], int(block_seconds * info.rate))
     for x in _resampled(_blocks(info, block), info, config.sample_rate):
         if stats is not None:
             stats["sumsq"] = stats.get("sumsq", 0.0) + float(np.sum(np.square(x, dtype=np.float64)))
             stats["samples"] = stats.get("samples", 0) + len(x)
         buf = np.concatenate([buf, x])
-        n = num_frames(len(buf), config)
-        if n:
-            yield compute_fbank(buf[:(n - 1) * shift + win], config.sample_rate, config)
-            buf = buf[n * shift:]
+        while k < len(spans) and spans[k][1] <= start + len(buf):
+            lo, hi = spans[k]
+            yield buf[lo - start:hi - start]
+            k += 1
+            keep = spans[k][0] if k < len(spans) else start + len(buf)
+            buf, start = buf[keep - start:], keep
+    if k < len(spans):
+        raise AudioError(f"{info.path}: its header promises {info.samples} samples, decoded {start + len(buf)}")
 
 
 def expand_inputs(inputs: Iterable[str]) -> Dict[str, str]:

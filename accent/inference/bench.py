@@ -19,7 +19,8 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 import numpy as np
 import torch
 
-from accent.export.exporter import FILENAMES, export_onnx, export_torchscript
+from accent.export.exporter import export_onnx, export_torchscript
+from accent.export.model_file import FILENAMES
 from accent.export.graph import MIN_SECONDS, InferenceGraph, encoder_min_frames
 from accent.features.fbank import FbankConfig, compute_fbank
 from accent.models.zoo import DEMO_ENCODERS, PAPER_ENCODERS, bench_model

@@ -6,19 +6,21 @@
 
 Pipeline: audio (any rate, any channels; :mod:`accent.inference.audio`) -> Kaldi FBank with the
 options the model was trained on -> the inference graph (CMVN, model, softmax) of one of three
-backends (:mod:`accent.inference.backends`).
+backends (:mod:`accent.inference.backends`).  A waveform-in model (``model_wav.onnx``) computes the
+FBank itself: it is given the samples, and then neither torch nor any feature code is loaded.
 
-* Long audio is cut into near-equal chunks of at most ``chunk_seconds`` (default 20 s, beyond the
+* Long audio is cut into near-equal chunks of at most ``chunk_seconds`` of FBank frames (default 20 s, beyond the
   AESRC utterances the models were trained on; memory and attention cost grow with length), each
   scored alone; the file's posteriors are the duration-weighted mean of the chunks' posteriors
   (and so is its embedding).  Weighting by duration counts every second of audio alike; averaging
   probabilities rather than multiplying them keeps the result calibrated like a single chunk's,
-  since chunks of one speaker are not independent evidence.
+  since chunks of one speaker are not independent evidence.  A waveform-in model is given each
+  chunk's samples (those of its frames), so it sees the same frames as a features-in one.
 * Files longer than ``stream_seconds`` (default 60 s; plain files, not ``wav.scp`` pipes) are never
-  held whole: they are decoded, resampled and featurised block by block
-  (:func:`accent.inference.audio.stream_fbank`, the same frames as the whole file), cut into the
-  same chunks as above (their count is known from the header) and scored ``batch_size`` chunks at
-  a time, only the chunks' posteriors being kept: memory does not grow with the file's length.
+  held whole: they are decoded and resampled block by block and cut into the same chunks as above
+  (their count is known from the header; :func:`accent.inference.audio.stream_chunks`, the same
+  samples as the whole file), which are scored ``batch_size`` at a time, only the chunks'
+  posteriors being kept: memory does not grow with the file's length.
 * Input that cannot be scored yields a :class:`Prediction` with ``status`` and ``message`` instead
   of an exception: ``silent`` (RMS below ``silence_db``, default -60 dBFS), ``too_short`` (fewer
   FBank frames than the model's ``min_frames``: the encoder's own need and at least 0.25 s), and
@@ -37,9 +39,11 @@ from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Seque
 import numpy as np
 
 from accent.data.audio import AudioError
-from accent.features.fbank import FbankConfig, compute_fbank
+from accent.export.model_file import FEATS, input_kind
+from accent.features.fbank_config import FbankConfig
 
-from .audio import Audio, StreamInfo, load_audio, num_frames, stream_fbank, stream_info, to_model_rate
+from .audio import (Audio, StreamInfo, as_unit_scale, chunk_sizes, chunk_spans, load_audio, stream_chunks,
+                    stream_info, to_model_rate)
 from .backends import open_model
 
 log = logging.getLogger(__name__)
@@ -75,10 +79,11 @@ class Prediction:
 
 @dataclass
 class _Item:
-    """A prepared input: its prediction so far and the feature chunks still to score."""
+    """A prepared input: its prediction so far and the chunks still to score, as (the backend's
+    input: FBank frames or samples, number of FBank frames)."""
 
     prediction: Prediction
-    chunks: List[np.ndarray] = field(default_factory=list)
+    chunks: List[Tuple[np.ndarray, int]] = field(default_factory=list)
     scores: List[Tuple[np.ndarray, np.ndarray, int]] = field(default_factory=list)
 
 
@@ -93,13 +98,11 @@ class AccentRecognizer:
         self.min_frames = int(self.meta["min_frames"])
         self.sample_rate = self.frontend.sample_rate
         self.silence_db = float(silence_db)
-        # a waveform model (ssl encoder) takes samples as its frames: (S, 1), never streamed
-        self.waveform = self.meta.get("input") == "waveform"
-        frames_per_s = self.sample_rate if self.waveform else 1000.0 / self.frontend.frame_shift_ms
-        self.chunk_frames = int(round(chunk_seconds * frames_per_s))
+        self.chunk_frames = int(round(chunk_seconds * 1000.0 / self.frontend.frame_shift_ms))
         if self.chunk_frames < 2 * self.min_frames:  # the chunks of a long file must each be scorable
             raise ValueError(f"chunk_seconds {chunk_seconds} is too short for this model: at least "
-                             f"{2 * self.min_frames / frames_per_s:.2f} s")
+                             f"{2 * self.min_frames * self.frontend.frame_shift_ms / 1000:.2f} s")
+        self.input = input_kind(self.meta)  # feats: the FBank is computed here; waveform: in the model
         self.notes = [self.meta["frontend_note"]] if self.meta.get("frontend_note") else []
         for note in self.notes:
             log.warning("%s: %s", self.meta.get("source"), note)
@@ -114,8 +117,6 @@ class AccentRecognizer:
     @property
     def min_seconds(self) -> float:
         f = self.frontend
-        if self.waveform:
-            return self.min_frames / self.sample_rate
         return ((self.min_frames - 1) * f.frame_shift_ms + f.frame_length_ms) / 1000.0
 
     # -- preparing one input ------------------------------------------------------------------------
@@ -126,7 +127,7 @@ class AccentRecognizer:
             if isinstance(source, np.ndarray):
                 if sample_rate is None:
                     raise ValueError("predict(samples) needs the sample_rate of the samples")
-                samples, notes = to_model_rate(source, int(sample_rate), self.sample_rate)
+                samples, notes = to_model_rate(as_unit_scale(source, key), int(sample_rate), self.sample_rate)
                 audio = Audio(samples, self.sample_rate, notes)
             else:
                 audio = load_audio(str(source), self.sample_rate)
@@ -136,20 +137,25 @@ class AccentRecognizer:
         pred.duration, pred.notes = audio.duration, list(audio.notes)
         if self._silent(pred, float(np.sum(np.square(audio.samples, dtype=np.float64))), len(audio.samples)):
             return item
-        try:
-            feats = (audio.samples[:, None] if self.waveform
-                     else compute_fbank(audio.samples, audio.sample_rate, self.frontend))
-        except AudioError:  # shorter than one frame
-            feats = np.zeros((0, self.frontend.num_mel_bins), np.float32)
-        if len(feats) < self.min_frames:
+        frames = self.frontend.num_frames(len(audio.samples))
+        if frames < self.min_frames:
             pred.status = "too_short"
-            pred.message = (f"{key}: too short ({audio.duration:.2f} s, {len(feats)} feature frames); the model "
+            pred.message = (f"{key}: too short ({audio.duration:.2f} s, {frames} feature frames); the model "
                             f"needs at least {self.min_seconds:.2f} s ({self.min_frames} frames)")
             return item
-        pieces = math.ceil(len(feats) / self.chunk_frames)
-        item.chunks = list(np.array_split(feats, pieces)) if pieces > 1 else [feats]
+        sizes = chunk_sizes(frames, self.chunk_frames)
+        if self.input == FEATS:
+            feats = self._fbank(audio.samples)
+            item.chunks = list(zip(np.split(feats, np.cumsum(sizes)[:-1]), sizes))
+        else:
+            item.chunks = [(audio.samples[lo:hi], n) for (lo, hi), n in zip(chunk_spans(sizes, self.frontend), sizes)]
         pred.chunks = len(item.chunks)
         return item
+
+    def _fbank(self, samples: np.ndarray) -> np.ndarray:
+        from accent.features.fbank import compute_fbank  # torch: only for features-in models
+
+        return compute_fbank(samples, self.sample_rate, self.frontend)
 
     def _silent(self, pred: Prediction, sumsq: float, samples: int) -> bool:
         rms = math.sqrt(sumsq / samples) if samples else 0.0
@@ -162,7 +168,7 @@ class AccentRecognizer:
 
     def _to_stream(self, source: Input) -> Optional[StreamInfo]:
         """The header of ``source`` if it is a plain file long enough to be streamed."""
-        if isinstance(source, np.ndarray) or not self.frontend.snip_edges or self.waveform:
+        if isinstance(source, np.ndarray) or not self.frontend.snip_edges:
             return None
         info = stream_info(str(source), self.sample_rate)
         return info if info is not None and info.duration > self.stream_seconds else None
@@ -172,31 +178,19 @@ class AccentRecognizer:
         :meth:`_prepare`, made and scored ``batch_size`` at a time."""
         pred = Prediction(id=key, duration=info.samples / self.sample_rate, notes=list(info.notes))
         item = _Item(pred)
-        total = num_frames(info.samples, self.frontend)
-        pieces = max(1, math.ceil(total / self.chunk_frames))
-        q, r = divmod(total, pieces)  # np.array_split's sizes
-        sizes = [q + 1] * r + [q] * (pieces - r)
+        sizes = chunk_sizes(self.frontend.num_frames(info.samples), self.chunk_frames)
         stats: Dict[str, float] = {}
-        pending = np.zeros((0, self.frontend.num_mel_bins), np.float32)
-        done = 0
         try:
-            for frames in stream_fbank(info, self.frontend, self.block_seconds, stats):
-                pending = np.concatenate([pending, frames])
-                while done < len(sizes) and len(pending) >= sizes[done]:
-                    item.chunks.append(pending[:sizes[done]])
-                    pending = pending[sizes[done]:]
-                    done += 1
-                    if len(item.chunks) == batch_size:
-                        self._score([item], batch_size)
-                        item.chunks = []
+            for samples, n in zip(stream_chunks(info, self.frontend, sizes, self.block_seconds, stats), sizes):
+                item.chunks.append((self._fbank(samples) if self.input == FEATS else samples, n))
+                if len(item.chunks) == batch_size:
+                    self._score([item], batch_size)
+                    item.chunks = []
         except AudioError as e:
             pred.status, pred.message = "error", str(e)
             return pred
-        if done != len(sizes) or len(pending):
-            pred.status, pred.message = "error", f"{key}: its header promises {total} feature frames, decoded other"
-            return pred
         self._score([item], batch_size)
-        pred.chunks = pieces
+        pred.chunks = len(sizes)
         if self._silent(pred, stats.get("sumsq", 0.0), int(stats.get("samples", 0))):
             return pred
         return self._finish(item)
@@ -204,19 +198,18 @@ class AccentRecognizer:
     # -- scoring ------------------------------------------------------------------------------------
     def _score(self, items: Sequence[_Item], batch_size: int) -> None:
         """Score every chunk of ``items``, in batches of chunks of similar length."""
-        chunks = [(len(c), i, j) for i, it in enumerate(items) for j, c in enumerate(it.chunks)]
+        chunks = [(len(c), i, j) for i, it in enumerate(items) for j, (c, _) in enumerate(it.chunks)]
         chunks.sort(reverse=True)  # longest first: a too-big batch fails at once, not at the end
         for start in range(0, len(chunks), batch_size):
             group = chunks[start:start + batch_size]
-            t = group[0][0]
-            first = items[group[0][1]].chunks[group[0][2]]
-            feats = np.zeros((len(group), t, first.shape[1]), np.float32)
+            first = items[group[0][1]].chunks[group[0][2]][0]
+            x = np.zeros((len(group), group[0][0], *first.shape[1:]), np.float32)  # frames or samples
             for row, (n, i, j) in enumerate(group):
-                feats[row, :n] = items[i].chunks[j]
+                x[row, :n] = items[i].chunks[j][0]
             lengths = np.array([n for n, _, _ in group], dtype=np.int64)
-            post, emb = self.backend(feats, lengths)
-            for row, (n, i, j) in enumerate(group):
-                items[i].scores.append((post[row], emb[row], n))
+            post, emb = self.backend(x, lengths)
+            for row, (_, i, j) in enumerate(group):
+                items[i].scores.append((post[row], emb[row], items[i].chunks[j][1]))
 
     def _finish(self, item: _Item) -> Prediction:
         pred = item.prediction
@@ -255,9 +248,7 @@ class AccentRecognizer:
         batches of ``batch_size``; unreadable inputs give ``status == "error"``.
         """
         pairs = list(inputs.items()) if isinstance(inputs, Mapping) else [(str(x), x) for x in inputs]
-        from tqdm import tqdm
-
-        with tqdm(total=len(pairs), unit="file", disable=not progress, dynamic_ncols=True) as bar:
+        with _progress_bar(len(pairs), progress) as bar:
             for start in range(0, len(pairs), window):
                 items: List[_Item] = []
                 for key, source in pairs[start:start + window]:
@@ -273,3 +264,23 @@ class AccentRecognizer:
                 self._score(items, batch_size)
                 for item in items:
                     yield self._finish(item)
+
+
+class _NoBar:
+    def __enter__(self) -> "_NoBar":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        return None
+
+    def update(self, n: int = 1) -> None:
+        return None
+
+
+def _progress_bar(total: int, show: bool):
+    """A tqdm bar when shown (tqdm's import alone takes a third of accent-id's start-up)."""
+    if not show:
+        return _NoBar()
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="file", dynamic_ncols=True)
