@@ -1,7 +1,15 @@
 """accent-id: the accent of spoken English in audio files.
 
-    accent-id --model exp/sarnet_circle x.wav y.flac some/dir/ data/test/wav.scp
-    accent-id --model exp/sarnet_circle/export/model.onnx --json x.wav
+Examples:
+  accent-id --model exp/sarnet_circle/export/model_wav.onnx x.wav   # ONNX Runtime only: no torch
+  accent-id --model exp/sarnet_circle x.wav y.flac some/dir/ data/test/wav.scp
+  accent-id --model model_wav.onnx --json --embedding x.wav          # posteriors and embeddings
+  accent-id --model model_wav.onnx --tsv --utt2spk utt2spk data/test/wav.scp > per_speaker.tsv
+  accent-id --model model_wav.onnx --threads 1 --chunk-seconds 10 long_interview.flac
+
+Models: an experiment dir (its avg_N.pt or best.pt), a .pt checkpoint, or a stage-7 export:
+model_wav.onnx (waveform in, the FBank inside: needs only onnxruntime, numpy and soundfile, and
+starts fastest), model.onnx / model.torchscript.pt (FBank features in, computed here with torch).
 
 Inputs: audio files (anything libsndfile reads, any rate and channel count: down-mixed and
 resampled, with a note), directories (their *.wav and *.flac, recursively) and Kaldi wav.scp
@@ -62,15 +70,49 @@ def device_name(text: str) -> str:
     return text
 
 
+class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """The epilog as written (examples), and the options' defaults (the help of those without one,
+    None or off, says what happens then)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        if action.default is None or action.default is False:
+            return action.help
+        return super()._get_help_string(action)
+
+
+def package_version() -> str:
+    """The installed distribution's version, else the source tree's (``accent.__version__``)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("accent")
+    except PackageNotFoundError:
+        import accent
+
+        return accent.__version__
+
+
+class VersionAction(argparse.Action):
+    """``--version``, looked up only when asked (importlib.metadata costs start-up time)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS, **kwargs):
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        print(f"{parser.prog} {package_version()}")  # on stdout, as argparse's own "version" action
+        parser.exit()
+
+
 def parse_args(argv: Sequence[str] = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="accent-id", description=__doc__.split("\n\n")[0],
-                                epilog=__doc__.split("\n\n", 2)[2],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    title, examples, rest = __doc__.split("\n\n", 2)
+    p = argparse.ArgumentParser(prog="accent-id", description=title, epilog=f"{examples}\n\n{rest}",
+                                formatter_class=HelpFormatter)
+    p.add_argument("--version", action=VersionAction, help="print the version and exit")
     p.add_argument("inputs", nargs="+", help="audio files, directories, wav.scp files")
     p.add_argument("--model", required=True,
-                   help="experiment dir, .pt checkpoint, exported model.torchscript.pt or model.onnx")
-    p.add_argument("--checkpoint", default=None, help="checkpoint name within an experiment dir (default: "
-                   "avg_N.pt if the config averages, else best.pt)")
+                   help="experiment dir, .pt checkpoint, or exported model_wav.onnx, model.onnx, model.torchscript.pt")
+    p.add_argument("--checkpoint", default=None, help="checkpoint name within an experiment dir "
+                   "(default: avg_N.pt if the config averages, else best.pt)")
     out = p.add_mutually_exclusive_group()
     out.add_argument("--json", action="store_true", help="one JSON document on stdout")
     out.add_argument("--tsv", action="store_true", help="tab-separated values with a header line")
@@ -79,7 +121,7 @@ def parse_args(argv: Sequence[str] = None) -> argparse.Namespace:
     p.add_argument("--chunk-seconds", type=positive_float, default=20.0,
                    help="longer audio is scored in chunks of at most this length and pooled")
     p.add_argument("--device", type=device_name, default="cpu", help="cpu, cuda, cuda:N or auto")
-    p.add_argument("--threads", type=positive_int, default=None, help="CPU threads (default: the library's)")
+    p.add_argument("--threads", type=positive_int, default=None, help="CPU threads (default: the runtime's, all cores)")
     p.add_argument("--quiet", action="store_true", help="no notes on stderr")
     p.add_argument("--utt2spk", default=None, metavar="FILE",
                    help="'<input id> <group>' lines: one decision per group (speaker) from its inputs")
