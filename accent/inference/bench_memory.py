@@ -61,15 +61,17 @@ def write_long_wav(path: Path, seconds: float, sample_rate: int = 16000, block_s
     return path
 
 
-def measure(cmd: Sequence[str], stdout: Path) -> Dict[str, Any]:
-    """Run ``cmd`` (stdout to a file); its exit status, wall time and peak RSS in MB, from the
-    kernel's accounting of that one child (``os.wait4``)."""
+def measure(cmd: Sequence[str], stdout: Path, env: Optional[Dict[str, str]] = None,
+            cwd: Optional[Path] = None) -> Dict[str, Any]:
+    """Run ``cmd`` (stdout to a file); its exit status, wall time, CPU time (user + system) and
+    peak RSS in MB, from the kernel's accounting of that one child (``os.wait4``)."""
     t0 = time.perf_counter()
     with open(stdout, "wb") as out:
-        proc = subprocess.Popen(list(cmd), stdout=out, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(list(cmd), stdout=out, stderr=subprocess.DEVNULL, env=env, cwd=cwd)
         _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
-    return {"status": proc.returncode, "wall_s": time.perf_counter() - t0, "peak_rss_mb": usage.ru_maxrss / 1024.0}
+    return {"status": proc.returncode, "wall_s": time.perf_counter() - t0, "cpu_s": usage.ru_utime + usage.ru_stime,
+            "peak_rss_mb": usage.ru_maxrss / 1024.0}
 
 
 def benchmark(minutes: Sequence[float], workdir: Path, model: Optional[str] = None,
