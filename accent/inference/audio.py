@@ -212,7 +212,10 @@ def chunk_sizes(frames: int, max_frames: int) -> List[int]:
 
 
 def chunk_spans(sizes: Iterable[int], config: FbankConfig) -> List[Tuple[int, int]]:
-    """[start, end) samples of each chunk of ``sizes`` frames: all its frames' samples (snip_edges)."""
+    """[start, end) samples of each chunk of ``sizes`` frames: all its frames' samples."""
+    if not config.snip_edges:  # edge frames reflect the file's ends: no stretch of samples gives them
+        raise ValueError("the model's FBank has snip_edges: false, so audio longer than one chunk (--chunk-seconds) "
+                         "cannot be cut into chunks of samples (nor streamed)")
     length, shift = config.window_samples()
     spans, first = [], 0
     for n in sizes:
@@ -226,9 +229,7 @@ def stream_chunks(info: StreamInfo, config: FbankConfig, sizes: List[int], block
     """The model-rate samples of each chunk of ``sizes`` frames (:func:`chunk_spans`), block by
     block; :class:`AudioError` if the file holds fewer than its header promised.  ``stats`` (if
     given) receives ``sumsq`` and ``samples`` of the whole model-rate signal."""
-    if not config.snip_edges:  # edge frames reflect the file's ends: not computable block-wise
-        raise ValueError("block-wise scoring needs snip_edges: true")
-    spans = chunk_spans(sizes, config)
+    spans = chunk_spans(sizes, config)  # snip_edges only
     buf, start, k = np.zeros(0, np.float32), 0, 0  # start: the sample index of buf[0]
     block = max(config.window_samples()[0], int(block_seconds * info.rate))
     for x in _resampled(_blocks(info, block), info, config.sample_rate):

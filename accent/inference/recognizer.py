@@ -9,13 +9,14 @@ options the model was trained on -> the inference graph (CMVN, model, softmax) o
 backends (:mod:`accent.inference.backends`).  A waveform-in model (``model_wav.onnx``) computes the
 FBank itself: it is given the samples, and then neither torch nor any feature code is loaded.
 
-* Long audio is cut into near-equal chunks of at most ``chunk_seconds`` of FBank frames (default 20 s, beyond the
-  AESRC utterances the models were trained on; memory and attention cost grow with length), each
-  scored alone; the file's posteriors are the duration-weighted mean of the chunks' posteriors
-  (and so is its embedding).  Weighting by duration counts every second of audio alike; averaging
-  probabilities rather than multiplying them keeps the result calibrated like a single chunk's,
-  since chunks of one speaker are not independent evidence.  A waveform-in model is given each
-  chunk's samples (those of its frames), so it sees the same frames as a features-in one.
+* Long audio is cut into near-equal chunks of at most ``chunk_seconds`` of FBank frames (default
+  20 s, beyond the AESRC utterances the models were trained on; memory and attention cost grow
+  with length), each scored alone; the file's posteriors are the duration-weighted mean of the
+  chunks' posteriors (and so is its embedding).  Weighting by duration counts every second of
+  audio alike; averaging probabilities rather than multiplying them keeps the result calibrated
+  like a single chunk's, since chunks of one speaker are not independent evidence.  A waveform-in
+  model is given each chunk's samples (those of its frames), so it sees the same frames as a
+  features-in one.
 * Files longer than ``stream_seconds`` (default 60 s; plain files, not ``wav.scp`` pipes) are never
   held whole: they are decoded and resampled block by block and cut into the same chunks as above
   (their count is known from the header; :func:`accent.inference.audio.stream_chunks`, the same
@@ -147,6 +148,8 @@ class AccentRecognizer:
         if self.input == FEATS:
             feats = self._fbank(audio.samples)
             item.chunks = list(zip(np.split(feats, np.cumsum(sizes)[:-1]), sizes))
+        elif len(sizes) == 1:
+            item.chunks = [(audio.samples, frames)]
         else:
             item.chunks = [(audio.samples[lo:hi], n) for (lo, hi), n in zip(chunk_spans(sizes, self.frontend), sizes)]
         pred.chunks = len(item.chunks)
