@@ -9,8 +9,10 @@ on all of them alike):
 * ``accent-id --help`` and ``accent-id`` on one short file: start-up, as ratios to the bare import;
 * ``accent-id --threads 1`` on ``num_files`` files with this tree's ``model_wav.onnx``, and the same
   with the tree of another commit (``baseline_tree``, e.g. a worktree of 1570574) and the
-  ``model.onnx`` that tree exports from the same checkpoint: the speed-up, and the largest
-  difference between the two runs' posteriors (the same model on the same files).
+  ``model.onnx`` that tree exports from the same checkpoint (converted to the format of
+  checkpoints before normalisation moved into the model, when that tree cannot read it:
+  :func:`legacy_checkpoint`, the same weights): the speed-up, and the largest difference between
+  the two runs' posteriors (the same model on the same files).
 
 Every process runs with ``OMP_NUM_THREADS=1`` and ``PYTHONPATH`` set to its tree (from a neutral
 working directory, so that no other checkout shadows it).  Without a checkpoint, a demo-size CRNN
@@ -25,7 +27,7 @@ import statistics
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -55,6 +57,36 @@ def export_with(tree: Path, checkpoint: Path, out_dir: Path, fmt: str, workdir: 
     if r.returncode != 0:
         raise RuntimeError(f"export by {tree} failed:\n{r.stderr[-3000:]}")
     return out_dir / ("model_wav.onnx" if fmt == "onnx_wav" else "model.onnx")
+
+
+def legacy_checkpoint(src: Path, dst: Path) -> Path:
+    """A copy of ``src`` as checkpoints were before normalisation moved into the model (1570574
+    and the commits up to that change read them): the normaliser as a ``normalizer`` entry
+    (FeatureNormalizer.to_dict()) instead of ``normalize.*`` buffers in the state dict."""
+    import torch
+
+    ckpt = torch.load(src, map_location="cpu", weights_only=True)
+    mode = ckpt["config"].get("data", {}).get("cmvn", "none")
+    state = ckpt["model"]
+    stats = [None if mode != "global" else [float(x) for x in state[f"normalize.{k}"]] for k in ("mean", "std")]
+    ckpt["model"] = {k: v for k, v in state.items() if not k.startswith("normalize.")}
+    ckpt["normalizer"] = {"mode": mode, "mean": stats[0], "std": stats[1], "norm_vars": True}
+    _empty_dir(dst.parent)
+    torch.save(ckpt, dst)
+    return dst
+
+
+def export_baseline(tree: Path, checkpoint: Path, workdir: Path) -> Tuple[Path, Path]:
+    """``model.onnx`` exported by ``tree`` from ``checkpoint``, or, if that tree cannot read it,
+    from :func:`legacy_checkpoint` of it; returns the model and the checkpoint it was made from."""
+    try:
+        return export_with(tree, checkpoint, workdir / "export_baseline", "onnx", workdir), checkpoint
+    except RuntimeError as first:
+        legacy = legacy_checkpoint(checkpoint, workdir / "model_legacy" / "best.pt")
+        try:
+            return export_with(tree, legacy, workdir / "export_baseline", "onnx", workdir), legacy
+        except RuntimeError as second:
+            raise RuntimeError(f"{first}\n... and from the legacy copy {legacy}:\n{second}") from None
 
 
 def demo_audio(workdir: Path, num_files: int) -> List[Path]:
@@ -96,7 +128,7 @@ def benchmark(workdir: Path, checkpoint: Optional[Path] = None, audio: Optional[
     if baseline_tree:
         baseline_tree = Path(baseline_tree).resolve()
         check_tree(baseline_tree, workdir)
-        old = export_with(baseline_tree, checkpoint, workdir / "export_baseline", "onnx", workdir)
+        old, old_checkpoint = export_baseline(baseline_tree, checkpoint, workdir)
         cases[f"baseline, {num_files} files"] = (py + ACCENT_ID + ["--model", str(old), "--threads", "1", "--tsv",
                                                                    *map(str, files)], baseline_tree)
     runs: Dict[str, List[Dict[str, Any]]] = {name: [] for name in cases}
@@ -117,6 +149,7 @@ def benchmark(workdir: Path, checkpoint: Optional[Path] = None, audio: Optional[
         base = read_tsv(workdir / f"{_slug(f'baseline, {num_files} files')}.out")
         result["baseline_tree"] = str(baseline_tree)
         result["baseline_model"] = str(old)
+        result["baseline_checkpoint"] = str(old_checkpoint)
         result["max_posterior_difference"] = float(max(np.abs(np.subtract(new[k], base[k])).max() for k in new))
         result["same_labels"] = sum(int(np.argmax(new[k]) == np.argmax(base[k])) for k in new)
     return result
@@ -152,7 +185,7 @@ def format_report(result: Dict[str, Any]) -> str:
     if "baseline_tree" in result:
         new, old = rows[f"accent-id, {n} files"], rows[f"baseline, {n} files"]
         lines.append(f"baseline {result['baseline_tree']} with {result['baseline_model']} (exported by that tree "
-                     f"from {result['checkpoint']})")
+                     f"from {result['baseline_checkpoint']})")
         lines.append(f"end to end, {n} files: {old['wall_s'] / new['wall_s']:.2f}x faster than the baseline in wall "
                      f"time, {old['cpu_s'] / new['cpu_s']:.2f}x in CPU time; the same label for "
                      f"{result['same_labels']} of {n} files, posteriors within "
