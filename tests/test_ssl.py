@@ -184,6 +184,18 @@ def test_fine_tuned_model_trains_scores_and_exports(tiny_dir, wav_corpus, tmp_pa
     for p, q in zip(a, b):
         assert p.ok and p.label == q.label
         assert max(abs(p.posteriors[k] - q.posteriors[k]) for k in p.posteriors) < 1e-4
+    # the waveform-in export ((B, S) samples, as for FBank models) and block-wise streaming: the same
+    from accent.export.exporter import export_model
+
+    export_model(graph, meta, "torchscript_wav", tmp_path / "model_wav.torchscript.pt")
+    wav_in = AccentRecognizer.from_pretrained(tmp_path / "model_wav.torchscript.pt")
+    assert wav_in.input == "waveform" and wav_in.on_samples and wav_in.meta["input"]["min_samples"] == 4000
+    streamed = AccentRecognizer.from_pretrained(exp, stream_seconds=0.1, block_seconds=0.3, chunk_seconds=0.6)
+    chunked = list(AccentRecognizer.from_pretrained(exp, chunk_seconds=0.6).predict_many(wavs))
+    for rec, want in ((wav_in, a), (streamed, chunked)):
+        for p, q in zip(want, rec.predict_many(wavs)):
+            assert q.ok and p.label == q.label and p.chunks == q.chunks
+            assert max(abs(p.posteriors[k] - q.posteriors[k]) for k in p.posteriors) < 1e-4
 
 
 @pytest.mark.slow
@@ -203,6 +215,12 @@ def test_onnx_export_of_a_waveform_model(tiny_dir, wav_corpus, tmp_path):  # noq
     post, _ = OnnxBackend(path)(x.numpy(), lens.numpy())
     with torch.no_grad():
         ref, _ = graph(x, lens)
+    np.testing.assert_allclose(post, ref.numpy(), atol=1e-4)
+    # stage 7's model_wav.onnx: (B, S) samples, the same function
+    from accent.export.exporter import export_model
+
+    export_model(graph, meta, "onnx_wav", tmp_path / "model_wav.onnx")
+    post, _ = OnnxBackend(tmp_path / "model_wav.onnx")(x[..., 0].numpy(), lens.numpy())
     np.testing.assert_allclose(post, ref.numpy(), atol=1e-4)
 
 

@@ -40,7 +40,8 @@ from accent.features.fbank import FbankConfig
 from accent.utils.integrity import ONNX_DIGEST_KEY, onnx_digest
 
 from .graph import InferenceGraph
-from .model_file import EXTRA_FILE, FEATS, METADATA_KEY, OUTPUT_NAMES, WAVEFORM, format_input, input_kind, input_spec
+from .model_file import (EXTRA_FILE, FEATS, INPUT_NAMES, METADATA_KEY, OUTPUT_NAMES, WAVEFORM, format_input,
+                         frames_are_samples, input_kind, input_spec)
 from .onnx_ops import TRANSLATIONS
 from .waveform_graph import example_waveforms, waveform_graph
 
@@ -70,7 +71,7 @@ def graph_for_format(graph: InferenceGraph, meta: Mapping[str, Any], fmt: str) -
     if format_input(fmt) == WAVEFORM:
         return waveform_graph(graph, meta)
     frontend = FbankConfig.from_dict(meta["frontend"])
-    return graph, {**meta, "input": input_spec(FEATS, frontend, int(meta["min_frames"]))}
+    return graph, {**meta, "input": input_spec(FEATS, frontend, int(meta["min_frames"]), frames_are_samples(meta))}
 
 
 def _fsync(path: Path) -> None:
@@ -126,7 +127,7 @@ def _rename_shadowing_values(graph) -> None:
     """Rename inner values that the exporter named like a graph input or output (an
     ``nn.Embedding`` lookup's value is called ``embedding``: two definitions, an invalid model)."""
     ends = {id(v) for v in (*graph.inputs, *graph.outputs)}
-    names = set(INPUT_NAMES) | set(OUTPUT_NAMES)
+    names = {name for names in INPUT_NAMES.values() for name in names} | set(OUTPUT_NAMES)
     for node in graph.all_nodes():
         for v in node.outputs:
             if v.name in names and id(v) not in ends:
@@ -188,7 +189,7 @@ def max_difference(graph: nn.Module, backend, meta: Mapping[str, Any],
     frames or 57 frames' worth of samples plus 3)."""
     worst = 0.0
     for i, (b, t) in enumerate(shapes):
-        step = 1 if input_kind(meta) == FEATS else FbankConfig.from_dict(meta["frontend"]).window_samples()[1]
+        step = 1 if input_kind(meta) != WAVEFORM else FbankConfig.from_dict(meta["frontend"]).window_samples()[1]
         longer = example_inputs(meta)[0].size(1) + 57 * step + (step > 1) * 3
         x, lengths = example_inputs(meta, "cpu", b, t or longer, seed=i + 1)
         with torch.no_grad():

@@ -4,44 +4,48 @@
 -> (posteriors (B, C), embedding (B, E))``, the same outputs as ``graph`` on the FBank of each
 utterance's own ``num_samples`` samples.  :class:`accent.features.fbank.Fbank` scales the samples to
 int16 (as Kaldi reads audio) and counts frames as Kaldi does (``snip_edges``: ``1 + (n - L) // S``),
-so an utterance's features do not depend on its padding; the graph then normalises them.
+so an utterance's features do not depend on its padding; the graph then normalises them.  A
+model trained on samples (no FBank; ``fbank`` None) is given them as its (B, S, 1) features.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any, Dict, Mapping, Tuple
+from typing import Any, Dict, Mapping, Optional, Tuple
 
 import torch
 import torch.nn as nn
 
 from accent.features.fbank import Fbank, FbankConfig
 
-from .model_file import WAVEFORM, input_spec
+from .model_file import WAVEFORM, frames_are_samples, input_spec
 
 
 class WaveformGraph(nn.Module):
-    def __init__(self, fbank: Fbank, graph: nn.Module):
+    def __init__(self, fbank: Optional[Fbank], graph: nn.Module):
         super().__init__()
-        self.fbank = fbank.eval()
+        self.fbank = fbank.eval() if fbank is not None else None
         self.feats_graph = graph  # not "graph": an FX GraphModule's own attribute, which torch.export would shadow
 
     def forward(self, waveform: torch.Tensor, num_samples: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        if self.fbank is None:  # a model trained on samples
+            return self.feats_graph(waveform.unsqueeze(-1), num_samples)
         feats, frames = self.fbank(waveform, num_samples)
         return self.feats_graph(feats, frames)
 
 
 def waveform_graph(graph: nn.Module, meta: Mapping[str, Any]) -> Tuple[WaveformGraph, Dict[str, Any]]:
-    """``graph`` (features in) behind the FBank of ``meta["frontend"]``, and the metadata of the
-    waveform-in file (``input`` says samples in [-1, 1] at the FBank's rate, and the fewest samples)."""
+    """``graph`` (features in) behind the FBank of ``meta["frontend"]`` (none for a model trained
+    on samples), and the metadata of the waveform-in file (``input`` says samples in [-1, 1] at the
+    model's rate, and the fewest samples)."""
     frontend = FbankConfig.from_dict(meta["frontend"])
-    if frontend.dither != 0.0:
+    on_samples = frames_are_samples(meta)
+    if frontend.dither != 0.0 and not on_samples:
         # a graph that adds noise would not give the same posteriors twice
         raise ValueError(f"the model's FBank dithers ({frontend.dither}): a waveform-in export needs dither 0")
     device = next(graph.parameters()).device
-    wav = WaveformGraph(Fbank(frontend).to(device), graph).eval()
-    min_frames = int(meta["min_frames"])
-    return wav, {**meta, "input": input_spec(WAVEFORM, frontend, min_frames)}
+    wav = WaveformGraph(None if on_samples else Fbank(frontend).to(device), graph).eval()
+    return wav, {**meta, "input": input_spec(WAVEFORM, frontend, int(meta["min_frames"]), on_samples)}
 
 
 def example_waveforms(meta: Mapping[str, Any], batch: int = 2, samples: int = 0,

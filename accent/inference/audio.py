@@ -211,12 +211,13 @@ def chunk_sizes(frames: int, max_frames: int) -> List[int]:
     return [q + 1] * r + [q] * (pieces - r)
 
 
-def chunk_spans(sizes: Iterable[int], config: FbankConfig) -> List[Tuple[int, int]]:
-    """[start, end) samples of each chunk of ``sizes`` frames: all its frames' samples."""
-    if not config.snip_edges:  # edge frames reflect the file's ends: no stretch of samples gives them
+def chunk_spans(sizes: Iterable[int], config: FbankConfig, frames_are_samples: bool = False) -> List[Tuple[int, int]]:
+    """[start, end) samples of each chunk of ``sizes`` frames: all its frames' samples (FBank frames,
+    or samples for a model trained on samples)."""
+    length, shift = (1, 1) if frames_are_samples else config.window_samples()
+    if not (config.snip_edges or frames_are_samples):  # edge frames reflect the file's ends
         raise ValueError("the model's FBank has snip_edges: false, so audio longer than one chunk (--chunk-seconds) "
                          "cannot be cut into chunks of samples (nor streamed)")
-    length, shift = config.window_samples()
     spans, first = [], 0
     for n in sizes:
         spans.append((first * shift, (first + n - 1) * shift + length))
@@ -224,15 +225,14 @@ def chunk_spans(sizes: Iterable[int], config: FbankConfig) -> List[Tuple[int, in
     return spans
 
 
-def stream_chunks(info: StreamInfo, config: FbankConfig, sizes: List[int], block_seconds: float = 30.0,
+def stream_chunks(info: StreamInfo, sample_rate: int, spans: List[Tuple[int, int]], block_seconds: float = 30.0,
                   stats: Optional[Dict[str, float]] = None) -> Iterator[np.ndarray]:
-    """The model-rate samples of each chunk of ``sizes`` frames (:func:`chunk_spans`), block by
-    block; :class:`AudioError` if the file holds fewer than its header promised.  ``stats`` (if
-    given) receives ``sumsq`` and ``samples`` of the whole model-rate signal."""
-    spans = chunk_spans(sizes, config)  # snip_edges only
+    """The ``sample_rate`` samples of each [start, end) of ``spans`` (:func:`chunk_spans`), block
+    by block; :class:`AudioError` if the file holds fewer than its header promised.  ``stats`` (if
+    given) receives ``sumsq`` and ``samples`` of the whole resampled signal."""
     buf, start, k = np.zeros(0, np.float32), 0, 0  # start: the sample index of buf[0]
-    block = max(config.window_samples()[0], int(block_seconds * info.rate))
-    for x in _resampled(_blocks(info, block), info, config.sample_rate):
+    block = max(1, int(block_seconds * info.rate))
+    for x in _resampled(_blocks(info, block), info, sample_rate):
         if stats is not None:
             stats["sumsq"] = stats.get("sumsq", 0.0) + float(np.sum(np.square(x, dtype=np.float64)))
             stats["samples"] = stats.get("samples", 0) + len(x)

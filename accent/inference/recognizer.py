@@ -40,7 +40,7 @@ from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Seque
 import numpy as np
 
 from accent.data.audio import AudioError
-from accent.export.model_file import FEATS, input_kind
+from accent.export.model_file import FEATS, SAMPLES, frames_are_samples, input_kind
 from accent.features.fbank_config import FbankConfig
 
 from .audio import (Audio, StreamInfo, as_unit_scale, chunk_sizes, chunk_spans, load_audio, stream_chunks,
@@ -99,11 +99,14 @@ class AccentRecognizer:
         self.min_frames = int(self.meta["min_frames"])
         self.sample_rate = self.frontend.sample_rate
         self.silence_db = float(silence_db)
-        self.chunk_frames = int(round(chunk_seconds * 1000.0 / self.frontend.frame_shift_ms))
+        # feats: the FBank is computed here; samples (B, S, 1) or waveform (B, S): given the samples
+        self.input = input_kind(self.meta)
+        self.on_samples = frames_are_samples(self.meta)  # a model trained on samples: its frames are samples
+        frames_per_s = self.sample_rate if self.on_samples else 1000.0 / self.frontend.frame_shift_ms
+        self.chunk_frames = int(round(chunk_seconds * frames_per_s))
         if self.chunk_frames < 2 * self.min_frames:  # the chunks of a long file must each be scorable
             raise ValueError(f"chunk_seconds {chunk_seconds} is too short for this model: at least "
-                             f"{2 * self.min_frames * self.frontend.frame_shift_ms / 1000:.2f} s")
-        self.input = input_kind(self.meta)  # feats: the FBank is computed here; waveform: in the model
+                             f"{2 * self.min_frames / frames_per_s:.2f} s")
         self.notes = [self.meta["frontend_note"]] if self.meta.get("frontend_note") else []
         for note in self.notes:
             log.warning("%s: %s", self.meta.get("source"), note)
@@ -118,6 +121,8 @@ class AccentRecognizer:
     @property
     def min_seconds(self) -> float:
         f = self.frontend
+        if self.on_samples:
+            return self.min_frames / self.sample_rate
         return ((self.min_frames - 1) * f.frame_shift_ms + f.frame_length_ms) / 1000.0
 
     # -- preparing one input ------------------------------------------------------------------------
@@ -138,7 +143,7 @@ class AccentRecognizer:
         pred.duration, pred.notes = audio.duration, list(audio.notes)
         if self._silent(pred, float(np.sum(np.square(audio.samples, dtype=np.float64))), len(audio.samples)):
             return item
-        frames = self.frontend.num_frames(len(audio.samples))
+        frames = len(audio.samples) if self.on_samples else self.frontend.num_frames(len(audio.samples))
         if frames < self.min_frames:
             pred.status = "too_short"
             pred.message = (f"{key}: too short ({audio.duration:.2f} s, {frames} feature frames); the model "
@@ -149,9 +154,9 @@ class AccentRecognizer:
             feats = self._fbank(audio.samples)
             item.chunks = list(zip(np.split(feats, np.cumsum(sizes)[:-1]), sizes))
         elif len(sizes) == 1:
-            item.chunks = [(audio.samples, frames)]
+            item.chunks = [(self._layout(audio.samples), frames)]
         else:
-            item.chunks = [(audio.samples[lo:hi], n) for (lo, hi), n in zip(chunk_spans(sizes, self.frontend), sizes)]
+            item.chunks = [(self._layout(audio.samples[lo:hi]), n) for (lo, hi), n in zip(self._spans(sizes), sizes)]
         pred.chunks = len(item.chunks)
         return item
 
@@ -159,6 +164,15 @@ class AccentRecognizer:
         from accent.features.fbank import compute_fbank  # torch: only for features-in models
 
         return compute_fbank(samples, self.sample_rate, self.frontend)
+
+    def _layout(self, samples: np.ndarray) -> np.ndarray:
+        """A chunk's samples as the backend takes them: FBank frames, (S, 1) or (S,)."""
+        if self.input == FEATS:
+            return self._fbank(samples)
+        return samples[:, None] if self.input == SAMPLES else samples
+
+    def _spans(self, sizes: List[int]) -> List[Tuple[int, int]]:
+        return chunk_spans(sizes, self.frontend, self.on_samples)
 
     def _silent(self, pred: Prediction, sumsq: float, samples: int) -> bool:
         rms = math.sqrt(sumsq / samples) if samples else 0.0
@@ -171,7 +185,7 @@ class AccentRecognizer:
 
     def _to_stream(self, source: Input) -> Optional[StreamInfo]:
         """The header of ``source`` if it is a plain file long enough to be streamed."""
-        if isinstance(source, np.ndarray) or not self.frontend.snip_edges:
+        if isinstance(source, np.ndarray) or not (self.frontend.snip_edges or self.on_samples):
             return None
         info = stream_info(str(source), self.sample_rate)
         return info if info is not None and info.duration > self.stream_seconds else None
@@ -181,11 +195,13 @@ class AccentRecognizer:
         :meth:`_prepare`, made and scored ``batch_size`` at a time."""
         pred = Prediction(id=key, duration=info.samples / self.sample_rate, notes=list(info.notes))
         item = _Item(pred)
-        sizes = chunk_sizes(self.frontend.num_frames(info.samples), self.chunk_frames)
+        sizes = chunk_sizes(info.samples if self.on_samples else self.frontend.num_frames(info.samples),
+                            self.chunk_frames)
         stats: Dict[str, float] = {}
         try:
-            for samples, n in zip(stream_chunks(info, self.frontend, sizes, self.block_seconds, stats), sizes):
-                item.chunks.append((self._fbank(samples) if self.input == FEATS else samples, n))
+            for samples, n in zip(stream_chunks(info, self.sample_rate, self._spans(sizes), self.block_seconds, stats),
+                                  sizes):
+                item.chunks.append((self._layout(samples), n))
                 if len(item.chunks) == batch_size:
                     self._score([item], batch_size)
                     item.chunks = []
