@@ -26,7 +26,7 @@ __all__ = [
     "accent_signal", "damage", "ddp_config", "make_aesrc", "make_corpus", "make_feats_dir", "make_librispeech",
     "process_alive", "processes_in", "recipe_copy", "run_recipe", "tiny_accent", "tone", "train_cli",
     "unavailable_reason", "wait_for", "wav_bytes", "write_config", "write_wav", "egs_copy", "run_egs",
-    "TINY_RECIPE",
+    "TINY_RECIPE", "WAV_FAMILIES", "WAV_FORMATS",
 ]
 
 
@@ -89,6 +89,23 @@ def trained(tmp_path_factory) -> Dict[str, Path]:
         export_onnx(graph, meta, exp / "export" / FILENAMES["onnx"])
         exps[name] = exp
     return exps
+
+
+WAV_FORMATS = ("torchscript_wav", "onnx_wav")
+WAV_FAMILIES = ("crnn", "transformer")  # utterance and global CMVN
+
+
+@pytest.fixture(scope="session")
+def wav_exports(trained) -> Dict[str, Path]:
+    """encoder family -> experiment dir of ``trained`` whose export/ also holds the waveform-in files
+    (model_wav.torchscript.pt, model_wav.onnx: FBank and CMVN inside), one family per CMVN mode."""
+    from accent.export import FILENAMES, export_model, graph_from_checkpoint
+
+    for name in WAV_FAMILIES:
+        graph, meta = graph_from_checkpoint(trained[name] / "best.pt")
+        for fmt in WAV_FORMATS:
+            export_model(graph, meta, fmt, trained[name] / "export" / FILENAMES[fmt])
+    return {name: trained[name] for name in WAV_FAMILIES}
 
 
 @pytest.fixture(scope="module")

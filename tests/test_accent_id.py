@@ -125,3 +125,86 @@ def test_exit_statuses_are_documented() -> None:
                        env=dict(os.environ, PYTHONPATH=str(ROOT)))
     text = " ".join(r.stdout.split())
     assert "Exit status: 0 every input scored; 3 some inputs not scored" in text and "1 accent-id itself crashed" in text
+
+
+NO_TORCH_RUN = """
+import json, sys
+from accent.cli.accent_id import main
+code = main(sys.argv[1:])
+heavy = sorted(m for m in ("torch", "onnx", "onnxscript", "onnx_ir", "scipy", "tqdm") if m in sys.modules)
+print(json.dumps({"exit": code, "heavy": heavy}), file=sys.stderr)
+"""
+
+
+@pytest.mark.slow
+def test_waveform_onnx_scores_like_pytorch_without_torch(wav_exports, tmp_path) -> None:
+    """accent-id --model model_wav.onnx imports neither torch nor onnx (nor scipy, for audio at
+    the model's rate): and it gives the PyTorch checkpoint's labels and posteriors, chunked long
+    files and --utt2spk groups included."""
+    exp = wav_exports["transformer"]
+    wavs = [write_wav(tmp_path / f"{i}.wav", s, seed=i) for i, s in enumerate([0.7, 3.1, 1.4, 2.2])]
+    opts = ["--json", "--chunk-seconds", "1.0", "--batch-size", "3", *wavs]  # 3.1 s: 4 chunks
+    r = subprocess.run([sys.executable, "-c", NO_TORCH_RUN, "--model", exp / "export" / FILENAMES["onnx_wav"],
+                        *map(str, opts)], capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=str(ROOT)),
+                       timeout=300, cwd=tmp_path)
+    assert json.loads(r.stderr.strip().splitlines()[-1]) == {"exit": 0, "heavy": []}, r.stderr
+    ref = accent_id("--model", exp, *opts, cwd=tmp_path)
+    assert ref.returncode == 0, ref.stderr
+    got, want = json.loads(r.stdout)["results"], json.loads(ref.stdout)["results"]
+    assert [x["chunks"] for x in got] == [x["chunks"] for x in want] == [1, 4, 2, 3]
+    for g, w in zip(got, want):
+        assert g["accent"] == w["accent"]
+        np.testing.assert_allclose(list(g["posteriors"].values()), list(w["posteriors"].values()), atol=1e-4)
+    utt2spk = tmp_path / "utt2spk"
+    utt2spk.write_text("".join(f"{w} spk{i % 2}\n" for i, w in enumerate(wavs)))
+    groups = [accent_id("--model", model, "--tsv", "--utt2spk", utt2spk, *wavs, cwd=tmp_path)
+              for model in (exp / "export" / FILENAMES["onnx_wav"], exp)]
+    rows = [[line.split("\t") for line in g.stdout.splitlines()] for g in groups]
+    assert [row[:2] for row in rows[0]] == [row[:2] for row in rows[1]] and len(rows[0]) == 3
+    np.testing.assert_allclose(np.array([row[2:-1] for row in rows[0][1:]], float),
+                               np.array([row[2:-1] for row in rows[1][1:]], float), atol=1e-4)
+
+
+def test_help_imports_no_torch_and_shows_examples_and_defaults() -> None:
+    r = subprocess.run([sys.executable, "-X", "importtime", "-m", "accent.cli.accent_id", "--help"],
+                       capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    assert r.returncode == 0
+    imported = {line.rsplit("|", 1)[-1].strip() for line in r.stderr.splitlines() if line.startswith("import time")}
+    assert imported and not imported & {"torch", "onnx", "onnxruntime", "numpy", "scipy"}
+    assert "Examples:" in r.stdout and "accent-id --model exp/sarnet_circle/export/model_wav.onnx x.wav" in r.stdout
+    text = " ".join(r.stdout.split())
+    assert "chunks scored together (default: 8)" in text and "(default: 20.0)" in text and "(default: cpu)" in text
+
+
+def test_version_is_the_package_version() -> None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    import accent
+
+    try:
+        expected = version("accent")
+    except PackageNotFoundError:
+        expected = accent.__version__
+    r = subprocess.run([sys.executable, "-m", "accent.cli.accent_id", "--version"], capture_output=True, text=True,
+                       env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    assert r.returncode == 0 and r.stdout == f"accent-id {expected}\n"
+
+
+@pytest.mark.slow
+def test_the_readmes_onnxruntime_snippet_runs_without_torch(wav_exports, tmp_path) -> None:
+    """The README's 10 lines for ONNX Runtime users: numpy, soundfile and onnxruntime only, and
+    the label accent-id gives."""
+    readme = (ROOT / "README.md").read_text()
+    blocks = [b.split("```", 1)[0] for b in readme.split("```python\n")[1:]]
+    snippet = next(b for b in blocks if "onnxruntime as ort" in b and "model_wav.onnx" in b)
+    assert len(snippet.strip().splitlines()) <= 10
+    model = wav_exports["crnn"] / "export" / FILENAMES["onnx_wav"]
+    wav = write_wav(tmp_path / "x.wav", 1.7, seed=11)
+    code = snippet.replace("exp/demo_hybrid_mtl/export/model_wav.onnx", str(model)).replace('"x.wav"', repr(str(wav)))
+    code += ("\nimport sys\nassert not {'torch', 'onnx', 'scipy', 'accent'} & set(sys.modules), "
+             "sorted({'torch', 'onnx', 'scipy', 'accent'} & set(sys.modules))\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert r.returncode == 0, r.stderr
+    label = r.stdout.split()[0]
+    ref = accent_id("--model", wav_exports["crnn"], "--tsv", wav, cwd=tmp_path)
+    assert ref.returncode == 0 and label == ref.stdout.splitlines()[1].split("\t")[1]

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from accent.training.bench import QUICK_ENCODERS, bench_model
-from conftest import make_corpus, tone
+from conftest import make_corpus, tone, write_wav
 
 pytestmark = pytest.mark.slow  # the benchmarks end to end
 
@@ -79,3 +79,22 @@ def test_bench_memory_measures_accent_id(tmp_path) -> None:
     assert [row["status"] for row in rows] == [0, 0] and all(row["accent"] for row in rows)
     assert all(100 < row["peak_rss_mb"] < 4000 for row in rows)
     assert not list((tmp_path / "w").glob("*.wav"))  # inputs removed without --keep
+
+
+def test_bench_accent_id_times_start_up_and_a_baseline_tree(tmp_path) -> None:
+    """accent.bin.bench_accent_id on three files, with this tree as its own baseline (the same
+    random model through model_wav.onnx and model.onnx: the same labels, posteriors to 1e-4)."""
+    for i in range(3):
+        write_wav(tmp_path / "audio" / f"{i}.wav", 1.0 + i, seed=i)
+    out = tmp_path / "bench.json"
+    r = subprocess.run([sys.executable, "-m", "accent.bin.bench_accent_id", "--workdir", str(tmp_path / "w"),
+                        "--audio", str(tmp_path / "audio"), "--num-files", "3", "--repeats", "1",
+                        "--baseline-tree", str(ROOT), "--json", str(out)],
+                       capture_output=True, text=True, timeout=600, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    assert r.returncode == 0, r.stderr
+    assert "end to end, 3 files:" in r.stdout and "the same label for 3 of 3 files" in r.stdout
+    result = json.loads(out.read_text())[0]
+    assert [row["case"] for row in result["rows"]] == ["bare import", "accent-id --help", "accent-id, 1 file",
+                                                        "accent-id, 3 files", "baseline, 3 files"]
+    assert all(row["wall_s"] > 0 and row["cpu_s"] > 0 for row in result["rows"])
+    assert result["audio_seconds"] == pytest.approx(6.0) and result["max_posterior_difference"] < 1e-4

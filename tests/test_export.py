@@ -3,7 +3,8 @@
 Three tiny models are trained for real (generated audio -> FBank -> Trainer), one per encoder
 family, together covering the poolings with recurrent, attentive and transformer parts, both
 CMVN modes and the hybrid system's frozen reference encoder with concat_ca fusion: the session
-fixture ``trained`` of tests/conftest.py, shared with tests/test_inference.py and tests/test_accent_id.py.
+fixture ``trained`` of tests/conftest.py, shared with tests/test_inference.py and tests/test_accent_id.py;
+so is ``wav_exports``, the waveform-in files (FBank inside) of two of them, one per CMVN mode.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from accent.export import FILENAMES, read_metadata
 from accent.features.fbank import FbankConfig, compute_fbank
 from accent.inference.backends import OnnxBackend, TorchBackend, TorchScriptBackend
 from accent.training import load_model
-from conftest import ACCENTS, EXPORT_CMVN, EXPORT_MODELS, accent_signal, damage
+from conftest import ACCENTS, EXPORT_CMVN, EXPORT_MODELS, WAV_FAMILIES, WAV_FORMATS, accent_signal, damage
 
 pytestmark = pytest.mark.slow  # the session fixture trained (models trained and exported)
 
@@ -63,8 +64,39 @@ def test_exported_models_agree_with_pytorch_on_real_audio(trained, family) -> No
         np.testing.assert_allclose(alone[0], torch_post[1], atol=1e-4, err_msg=backend.kind)
 
 
-def test_exported_files_are_self_contained(trained) -> None:
-    exp = trained["crnn"]
+def real_waveforms(seconds=(1.3, 0.6037, 2.2)):
+    """Generated accent-like audio (float32 in [-1, 1]; lengths off the frame grid), padded into one batch."""
+    waves = [accent_signal(i % len(ACCENTS), s, seed=100 + i).astype(np.float32) for i, s in enumerate(seconds)]
+    lengths = np.array([len(w) for w in waves], dtype=np.int64)
+    batch = np.zeros((len(waves), lengths.max()), np.float32)
+    for i, w in enumerate(waves):
+        batch[i, :len(w)] = w
+    return waves, batch, lengths
+
+
+@pytest.mark.parametrize("family", WAV_FAMILIES)
+def test_waveform_exports_agree_with_pytorch_on_real_audio(wav_exports, family) -> None:
+    """Waveform in, FBank and CMVN inside: the posteriors of the features-in PyTorch graph on
+    compute_fbank of each utterance alone, to 1e-4, whatever the padding of the batch."""
+    exp = wav_exports[family]
+    waves, batch, lengths = real_waveforms()
+    ref = TorchBackend(exp / "best.pt")
+    cfg = FbankConfig()
+    expected = [ref(compute_fbank(w, 16000, cfg)[None], np.array([cfg.num_frames(len(w))])) for w in waves]
+    for fmt in WAV_FORMATS:
+        path = exp / "export" / FILENAMES[fmt]
+        backend = OnnxBackend(path) if fmt == "onnx_wav" else TorchScriptBackend(path)
+        assert backend.input == "waveform"
+        post, emb = backend(batch, lengths)
+        for i, (p, e) in enumerate(expected):
+            np.testing.assert_allclose(post[i], p[0], atol=1e-4, err_msg=fmt)
+            np.testing.assert_allclose(emb[i], e[0], atol=1e-4, err_msg=fmt)
+        alone, _ = backend(waves[1][None], lengths[1:2])  # another batch size and length than traced
+        np.testing.assert_allclose(alone[0], expected[1][0][0], atol=1e-4, err_msg=fmt)
+
+
+def test_exported_files_are_self_contained_and_say_what_they_take(wav_exports) -> None:
+    exp = wav_exports["crnn"]
     files = sorted(p.name for p in (exp / "export").iterdir())
     assert files == sorted(FILENAMES.values())  # no external-data sidecar, no temp files
     for fmt, name in FILENAMES.items():
@@ -72,6 +104,19 @@ def test_exported_files_are_self_contained(trained) -> None:
         assert meta["labels"] == list(ACCENTS)
         assert FbankConfig.from_dict(meta["frontend"]) == FbankConfig() and meta["frontend_note"] is None
         assert meta["encoder"] == "crnn" and meta["cmvn"] == "utterance" and meta["min_frames"] >= 25
+        spec = meta["input"]
+        if fmt.endswith("_wav"):  # the scale and rate that a user of the file must give it
+            assert spec["kind"] == "waveform" and spec["names"] == ["waveform", "num_samples"]
+            assert spec["dtype"] == "float32" and spec["scale"] == [-1.0, 1.0] and spec["sample_rate"] == 16000
+            assert spec["min_samples"] == (meta["min_frames"] - 1) * 160 + 400
+            assert "in [-1, 1]" in spec["description"] and "16000 Hz" in spec["description"]
+        else:  # the FBank scale the features must be computed on
+            assert spec["kind"] == "feats" and spec["fbank_scale"] == "int16" and "int16 scale" in spec["description"]
+    import onnx
+
+    model = onnx.load(str(exp / "export" / FILENAMES["onnx_wav"]))
+    assert [i.name for i in model.graph.input] == ["waveform", "num_samples"]
+    assert "in [-1, 1]" in model.graph.input[0].doc_string  # what Netron shows
 
 
 def test_export_cli_writes_checked_files(trained, tmp_path) -> None:

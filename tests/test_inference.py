@@ -21,10 +21,12 @@ from conftest import ACCENTS, tone, write_wav
 @pytest.mark.slow
 def test_import_accent_stays_light_and_the_recognizer_is_lazy() -> None:
     code = ("import sys, accent; assert 'torch' not in sys.modules, 'import accent loaded torch'; "
-            "from accent import AccentRecognizer; print(AccentRecognizer.__module__)")
+            "from accent import AccentRecognizer; print(AccentRecognizer.__module__); "
+            "import accent.inference, accent.export, accent.export.model_file; "
+            "print(sorted(m for m in ('torch', 'onnx', 'onnxscript', 'scipy') if m in sys.modules))")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
-    assert r.stdout.strip() == "accent.inference.recognizer"
+    assert r.stdout.split("\n")[:2] == ["accent.inference.recognizer", "[]"]
 
 
 @pytest.mark.slow
@@ -156,18 +158,63 @@ def test_long_files_are_streamed_block_by_block_with_the_whole_file_result(train
         np.testing.assert_allclose(got.embedding, expected.embedding, atol=1e-4)
 
 
-def test_stream_fbank_equals_whole_file_fbank(tmp_path) -> None:
-    from accent.inference.audio import load_audio, stream_fbank, stream_info
+def test_streamed_chunks_are_the_whole_files_samples(tmp_path) -> None:
+    from accent.inference.audio import chunk_sizes, chunk_spans, load_audio, stream_chunks, stream_info
 
+    cfg = FbankConfig()
     for rate, channels in ((16000, 1), (44100, 2), (8000, 1)):
         path = tmp_path / f"{rate}.wav"
         sf.write(path, tone(3.7, rate, channels=channels, seed=rate), rate)
-        whole = compute_fbank(load_audio(str(path), 16000).samples, 16000, FbankConfig())
+        whole = load_audio(str(path), 16000).samples
+        feats = compute_fbank(whole, 16000, cfg)
+        sizes = chunk_sizes(len(feats), 97)
+        assert sum(sizes) == len(feats) and max(sizes) <= 97 and max(sizes) - min(sizes) <= 1
+        spans = chunk_spans(sizes, cfg)
         for block in (0.11, 1.0, 10.0):
-            blocks = list(stream_fbank(stream_info(str(path), 16000), FbankConfig(), block_seconds=block))
-            # the same samples and frames; the front end's matrix products may round the last bit
-            # differently with another number of frames per call
-            np.testing.assert_allclose(np.concatenate(blocks), whole, rtol=0, atol=1e-5)
+            chunks = list(stream_chunks(stream_info(str(path), 16000), 16000, spans, block_seconds=block))
+            assert [len(c) for c in chunks] == [hi - lo for lo, hi in spans]
+            for c, (lo, hi) in zip(chunks, spans):  # resampled block-wise: equal to float32 rounding
+                np.testing.assert_allclose(c, whole[lo:hi], rtol=0, atol=1e-6)
+            # each chunk's FBank is its frames of the whole file's (the matrix products may round
+            # the last bit differently with another number of frames per call)
+            np.testing.assert_allclose(np.concatenate([compute_fbank(c, 16000, cfg) for c in chunks]), feats,
+                                       rtol=0, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_waveform_model_streams_and_chunks_like_the_pytorch_model(wav_exports, tmp_path) -> None:
+    """model_wav.onnx is given each chunk's samples, long files block by block: the result of the
+    features-in PyTorch model on the whole file."""
+    from accent import AccentRecognizer
+
+    path = tmp_path / "long.wav"
+    sf.write(path, tone(25.3, 22050, channels=2, seed=7), 22050)
+    exp = wav_exports["crnn"]
+    expected = AccentRecognizer.from_pretrained(exp, chunk_seconds=4.0, stream_seconds=float("inf")).predict(path)
+    onnx_wav = exp / "export" / FILENAMES["onnx_wav"]
+    for stream_seconds in (float("inf"), 10.0):
+        r = AccentRecognizer.from_pretrained(onnx_wav, chunk_seconds=4.0, stream_seconds=stream_seconds,
+                                             block_seconds=3.3)
+        assert r.input == "waveform"
+        got = r.predict(path)
+        assert got.ok and got.label == expected.label and got.chunks == expected.chunks == 7
+        np.testing.assert_allclose(list(got.posteriors.values()), list(expected.posteriors.values()), atol=1e-4)
+        np.testing.assert_allclose(got.embedding, expected.embedding, atol=1e-4)
+
+
+@pytest.mark.slow
+def test_samples_on_the_int16_scale_are_scaled_or_refused(trained) -> None:
+    """int16 arrays are PCM (divided by 32768); floats far beyond 1 would give wrong accents silently."""
+    from accent import AccentRecognizer
+
+    r = AccentRecognizer.from_pretrained(trained["crnn"])
+    x = tone(1.2)
+    pcm = np.round(x * 32767).astype(np.int16)
+    unit = r.predict(pcm.astype(np.float32) / 32768, sample_rate=16000)
+    np.testing.assert_allclose(list(r.predict(pcm, sample_rate=16000).posteriors.values()),
+                               list(unit.posteriors.values()), atol=1e-6)
+    with pytest.raises(AudioError, match="expected floats in \\[-1, 1\\].*divide them by 32768"):
+        r.predict(pcm.astype(np.float32), sample_rate=16000)
 
 
 @pytest.mark.slow
