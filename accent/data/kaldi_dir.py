@@ -15,6 +15,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Dict, Iterable, Iterator, List, Mapping, Optional, Sequence
 
+from accent.utils.files import (  # noqa: F401  (the data dir's file primitives, re-exported)
+    DataDirError, c_order, read_list, read_mapping, text_lines, write_bytes_atomic, write_list, write_mapping,
+    write_text_atomic,
+)
+
 log = logging.getLogger(__name__)
 
 # Files keyed by utterance ID (there are no segments: one recording per utterance).
@@ -32,17 +37,10 @@ UTT_FILES = (
 TOOLKIT_UTT_FILES = ("utt2accent", "text.phn")
 
 
-from accent.utils.files import (  # noqa: F401  (the data dir's file primitives, re-exported)
-    DataDirError, c_order, read_list, read_mapping, text_lines, write_bytes_atomic, write_list, write_mapping,
-    write_text_atomic,
-)
-
-_c_order = c_order
-
 
 def utt2spk_to_spk2utt(utt2spk: Mapping[str, str]) -> Dict[str, str]:
     spk2utts: Dict[str, List[str]] = {}
-    for utt in sorted(utt2spk, key=_c_order):
+    for utt in sorted(utt2spk, key=c_order):
         spk2utts.setdefault(utt2spk[utt], []).append(utt)
     return {spk: " ".join(utts) for spk, utts in spk2utts.items()}
 
@@ -161,7 +159,7 @@ def _read_checked(path: Path, problems: List[str], allow_empty_value: bool = Fal
         problems.append(str(e))
         return {}
     keys = list(mapping)
-    if keys != sorted(keys, key=_c_order):
+    if keys != sorted(keys, key=c_order):
         problems.append(f"{path}: not sorted in C-locale order")
     return mapping
 
@@ -215,7 +213,7 @@ def select_utterances(
         raise DataDirError(f"{data_dir}: give a number of utterances, --utt-list or --spk-list")
     if how == "per-spk":
         spk2utt = utt2spk_to_spk2utt(utt2spk)
-        return sorted((u for spk_utts in spk2utt.values() for u in _evenly(spk_utts.split(), num)), key=_c_order)
+        return sorted((u for spk_utts in spk2utt.values() for u in _evenly(spk_utts.split(), num)), key=c_order)
     if how == "speakers":
         import random
 
@@ -227,7 +225,7 @@ def select_utterances(
             if len(chosen) >= num:
                 break
             chosen.extend(spk2utt[spk].split())
-        return sorted(chosen, key=_c_order)
+        return sorted(chosen, key=c_order)
     if num > len(utts):
         raise DataDirError(f"{data_dir}: cannot subset to {num} utterances, it has {len(utts)}")
     if how == "first":
@@ -238,7 +236,7 @@ def select_utterances(
         for name in ("utt2num_frames", "utt2dur"):
             if (data_dir / name).is_file():
                 lengths = {u: float(v) for u, v in read_mapping(data_dir / name).items()}
-                return sorted(sorted(utts, key=lambda u: (lengths[u], _c_order(u)))[:num], key=_c_order)
+                return sorted(sorted(utts, key=lambda u: (lengths[u], c_order(u)))[:num], key=c_order)
         raise DataDirError(f"{data_dir}: --shortest needs utt2num_frames or utt2dur")
     if how == "even":
         return _evenly(utts, num)

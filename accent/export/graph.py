@@ -21,7 +21,7 @@ from accent.dataset.waveform import takes_waveform
 from accent.features.frontend import checkpoint_frontend
 from accent.models import AccentModel
 from accent.models.build import load_model
-from accent.models.normalize import normalizer_name
+from accent.models import NORMALIZERS
 
 METADATA_FORMAT = 1
 MIN_SECONDS = 0.25  # shorter input carries too little accent evidence to be worth a guess
@@ -41,7 +41,7 @@ class InferenceGraph(nn.Module):
 
     @property
     def cmvn(self) -> str:
-        return normalizer_name(self.model.normalize)
+        return NORMALIZERS.name_of(self.model.normalize)
 
     def forward(self, feats: torch.Tensor, lengths: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         logits, embedding = self.model.predict(feats, lengths)

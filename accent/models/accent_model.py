@@ -44,9 +44,8 @@ import torch.nn as nn
 from .adversary import SpeakerAdversary
 from .ctc import CTCHead, ctc_loss, greedy_decode
 from .fusion import NoFusion
-from .normalize import NoNormalization, apply_specaug_mask
+from .normalize import NoNormalization, normalized_input
 from .registry import ENCODERS, FUSIONS, HEADS, NORMALIZERS, POOLINGS
-from .masking import valid_mask
 
 MODEL_KEYS = {
     "encoder", "reference_encoder", "fusion", "pooling", "embed_dim", "embed_norm",
@@ -143,10 +142,7 @@ class AccentModel(nn.Module):
     def encode(self, feats: torch.Tensor, lengths: torch.Tensor, specaug_mask: Optional[torch.Tensor] = None):
         """Frames after fusion, their lengths, and the trainable encoder's own frames, from raw
         features: normalised here (and SpecAugment's masks filled, in training)."""
-        valid = valid_mask(lengths, feats.size(1))
-        x = self.normalize(feats, valid)
-        if specaug_mask is not None:
-            x = apply_specaug_mask(x, specaug_mask, valid, self.specaug_value)
+        x = normalized_input(self.normalize, feats, lengths, specaug_mask, self.specaug_value)
         frames, flen = self.encoder(x, lengths)
         fused = frames
         if self.uses_reference:
@@ -274,10 +270,7 @@ class AsrModel(nn.Module):
     def ctc_outputs(self, feats: torch.Tensor, lengths: torch.Tensor, specaug_mask: Optional[torch.Tensor] = None
                     ) -> Tuple[torch.Tensor, torch.Tensor]:
         """CTC log-probabilities (B, T', U) and their lengths, from raw features."""
-        valid = valid_mask(lengths, feats.size(1))
-        x = self.normalize(feats, valid)
-        if specaug_mask is not None:
-            x = apply_specaug_mask(x, specaug_mask, valid, self.specaug_value)
+        x = normalized_input(self.normalize, feats, lengths, specaug_mask, self.specaug_value)
         frames, flen = self.encoder(x, lengths)
         return self.ctc_head(frames, flen)
 

@@ -14,7 +14,7 @@ import torch.nn as nn
 from .accent_model import AccentModel, AsrModel, load_encoder_from_asr
 from .encoders.pretrained import options_for_state_dict
 from .checkpoint import PathLike, load_checkpoint
-from .normalize import legacy_normalizer_state
+from .normalize import model_state
 
 log = logging.getLogger(__name__)
 
@@ -50,9 +50,7 @@ def load_model(checkpoint: Union[PathLike, Mapping[str, Any]], device: Union[str
     # the weights are in the state dict: an ssl encoder's model directory is not read again
     cfg = {**ckpt["config"], "model": options_for_state_dict(ckpt["config"]["model"])}
     model = build_model(cfg, int(ckpt["input_dim"]), ckpt.get("labels"), ckpt.get("units"))
-    state = dict(ckpt["model"])
-    state.update(legacy_normalizer_state(ckpt) or {})  # statistics of a checkpoint from before 0.2
-    model.load_state_dict(state)
+    model.load_state_dict(model_state(ckpt))
     model.to(device).eval()
     return model, ckpt
 

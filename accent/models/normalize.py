@@ -10,11 +10,12 @@ gives.  ``forward(feats (B, T, D), mask (B, T) True on valid frames) -> (B, T, D
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Mapping, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
 
+from .masking import valid_mask
 from .registry import NORMALIZERS
 
 VAR_FLOOR = 1e-10  # of Kaldi's apply-cmvn
@@ -68,11 +69,6 @@ class NoNormalization(nn.Module):
         return feats * mask.unsqueeze(-1).to(feats.dtype)
 
 
-def normalizer_name(module: nn.Module) -> str:
-    """The registry name of a normaliser module (``global``, ``utterance``, ``none``)."""
-    return {GlobalCMVN: "global", UtteranceMVN: "utterance", NoNormalization: "none"}[type(module)]
-
-
 def read_cmvn_stats(path: Union[str, Path]) -> Tuple[list, list]:
     """Mean and standard deviation from a Kaldi ``cmvn.ark`` (stage 2 writes ``data/<set>/cmvn.ark``)."""
     import kaldiio
@@ -87,24 +83,31 @@ def read_cmvn_stats(path: Union[str, Path]) -> Tuple[list, list]:
     return mean.tolist(), std.tolist()
 
 
-def legacy_normalizer_state(ckpt: Mapping[str, Any], prefix: str = "normalize.") -> Optional[dict]:
-    """The normaliser buffers of a checkpoint written before normalisation moved into the model
-    (its ``normalizer`` dict held the statistics as lists); None when there is nothing to add."""
-    state, norm = ckpt.get("model") or {}, ckpt.get("normalizer") or {}
-    if f"{prefix}mean" in state or norm.get("mode") != "global" or norm.get("mean") is None:
-        return None
-    return {f"{prefix}mean": torch.tensor(norm["mean"], dtype=torch.float32),
-            f"{prefix}std": torch.tensor(norm["std"], dtype=torch.float32)}
+def model_state(ckpt: Mapping[str, Any]) -> Dict[str, torch.Tensor]:
+    """The checkpoint's model state dict; for one written before normalisation moved into the model
+    (its ``normalizer`` entry held the global statistics as lists), with those as the buffers."""
+    state, norm = dict(ckpt.get("model") or {}), ckpt.get("normalizer") or {}
+    if "normalize.mean" not in state and norm.get("mode") == "global" and norm.get("mean") is not None:
+        state["normalize.mean"] = torch.tensor(norm["mean"], dtype=torch.float32)
+        state["normalize.std"] = torch.tensor(norm["std"], dtype=torch.float32)
+    return state
 
 
 def checkpoint_cmvn(ckpt: Mapping[str, Any]) -> Tuple[Optional[str], Optional[torch.Tensor], Optional[torch.Tensor]]:
     """``(mode, mean, std)`` of a checkpoint's feature normaliser (mean/std None unless global)."""
     mode = ((ckpt.get("config") or {}).get("data") or {}).get("cmvn") or (ckpt.get("normalizer") or {}).get("mode")
-    state = dict(ckpt.get("model") or {})
-    state.update(legacy_normalizer_state(ckpt) or {})
+    state = model_state(ckpt)
     if mode != "global" or "normalize.mean" not in state:
         return mode, None, None
     return mode, state["normalize.mean"], state["normalize.std"]
+
+
+def normalized_input(normalize: nn.Module, feats: torch.Tensor, lengths: torch.Tensor,
+                     specaug_mask: Optional[torch.Tensor] = None, specaug_value: str = "zero") -> torch.Tensor:
+    """A model's input: raw features through its normaliser, SpecAugment's masks filled (training)."""
+    valid = valid_mask(lengths, feats.size(1))
+    x = normalize(feats, valid)
+    return x if specaug_mask is None else apply_specaug_mask(x, specaug_mask, valid, specaug_value)
 
 
 def apply_specaug_mask(feats: torch.Tensor, mask: torch.Tensor, valid: torch.Tensor, value: str) -> torch.Tensor:

@@ -57,6 +57,13 @@ class Registry:
         """Canonical names, sorted."""
         return sorted(self._classes)
 
+    def name_of(self, obj: Any) -> str:
+        """The canonical name ``obj``'s class is registered under."""
+        for name, cls in self._classes.items():
+            if type(obj) is cls:
+                return name
+        raise KeyError(f"{type(obj).__name__} is not a registered {self.kind}")
+
     def get(self, name: str) -> type:
         if not isinstance(name, str):
             raise TypeError(f"{self.kind} name must be a string, got {type(name).__name__}")

@@ -22,7 +22,7 @@ from accent.features.frontend import check_same_frontend, recorded_frontend
 from accent.models import load_encoder_from_asr
 from accent.models.build import init_from_asr
 from accent.models.checkpoint import load_checkpoint
-from accent.models.normalize import checkpoint_cmvn, legacy_normalizer_state, read_cmvn_stats
+from accent.models.normalize import checkpoint_cmvn, model_state, read_cmvn_stats
 
 from .config import ConfigError
 
@@ -81,7 +81,7 @@ def initialise_from_asr(model: torch.nn.Module, cfg: Mapping[str, Any], path: Pa
             raise ConfigError(f"{path}: not an ASR checkpoint with the units of {lang_dir}; "
                               "cannot continue its training")
         try:
-            model.load_state_dict({**ckpt["model"], **(legacy_normalizer_state(ckpt) or {})})
+            model.load_state_dict(model_state(ckpt))
         except RuntimeError as e:
             raise ConfigError(f"{path}: does not fit this model's config: {e}") from None
         log.info("continuing the training of %s (encoder + CTC head)", path)

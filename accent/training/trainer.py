@@ -46,13 +46,15 @@ from accent.data.kaldi_dir import DataDirError
 from accent.dataset import Tokenizer, read_label_list
 from accent.jobs.lock import DirectoryLock
 from accent.models.build import build_model, count_parameters
-from accent.models.encoders.pretrained import complete_encoder_options, parameter_groups
+from accent.models.encoders.pretrained import complete_encoder_options, leaves_parameters_unused, parameter_groups
 from accent.utils.device import resolve_device  # noqa: F401  (re-exported)
 from accent.utils.provenance import code_version, describe, numeric_environment
 
 from . import asr_init
-from .checkpoint import FORMAT, PathLike, latest_checkpoint, load_checkpoint, repair_best, restore, rng_state
-from .checkpoint import save_checkpoint, save_epoch
+from .checkpoint import (
+    FORMAT, PathLike, average_checkpoints, epoch_checkpoints, latest_checkpoint, load_checkpoint, repair_best, restore,
+    rng_state, save_checkpoint, save_epoch,
+)
 from .config import ConfigError, needs_asr_checkpoint, plain, starts_from_asr
 from .data import build_datasets, build_training_data, count_ctc_targets, samples_per_frame
 from .distributed import gather_objects, rank_seed, seed_everything
@@ -118,9 +120,13 @@ class Trainer:
         ctc = self.task == "asr" or float(cfg["model"].get("ctc_weight", 0)) > 0
         self.tokenizer = Tokenizer(self.lang_dir) if ctc else None
         self.units = self.tokenizer.units if self.tokenizer else None
-        # the ASR checkpoint (possibly large) is read once: its CMVN statistics now, its weights later
-        self.asr_ckpt = load_checkpoint(self.asr_checkpoint) if starts_from_asr(cfg) else None
-        cmvn = asr_init.cmvn_stats(cfg["data"]["cmvn"], self.cmvn_path, self.asr_ckpt, self.asr_checkpoint)
+        # a resumed run takes its weights and CMVN statistics from its own checkpoint; a fresh one
+        # reads the ASR checkpoint (possibly large) once: its CMVN statistics now, its weights later
+        self.resume_from = latest_checkpoint(self.exp_dir)
+        fresh = self.resume_from is None
+        self.asr_ckpt = load_checkpoint(self.asr_checkpoint) if fresh and starts_from_asr(cfg) else None
+        cmvn = asr_init.cmvn_stats(cfg["data"]["cmvn"], self.cmvn_path, self.asr_ckpt, self.asr_checkpoint) if fresh \
+            else None
         self.frontend = asr_init.data_frontend(self.train_data, self.dev_data)
 
         train_set, dev_set = build_datasets(cfg, self.train_data, self.dev_data, self.labels, self.tokenizer,
@@ -194,7 +200,7 @@ class Trainer:
         }
 
     def _resume(self) -> bool:
-        path = latest_checkpoint(self.exp_dir)
+        path = self.resume_from
         if path is None:
             if self.resume:
                 log.info("--resume: no checkpoint in %s, starting from scratch", self.exp_dir)
@@ -303,17 +309,14 @@ class Trainer:
 
         # every trainable parameter takes part in every loss (checked for all recipe configs),
         # so the cheaper find_unused_parameters=False; the frozen reference AM has no gradients
-        # and DDP leaves it alone.  An ssl encoder's warm-up (unfreeze_after_steps) runs its
-        # model without gradients for a while: those steps leave parameters unused.
-        warm_up = any(getattr(m, "unfreeze_after_steps", 0) > 0 for m in self.model.modules())
+        # and DDP leaves it alone; a frozen warm-up (the ssl encoder's) leaves some unused
         ids = [self.device.index] if self.device.type == "cuda" else None
-        self.opt.net = DistributedDataParallel(self.model, device_ids=ids, find_unused_parameters=warm_up)
+        self.opt.net = DistributedDataParallel(self.model, device_ids=ids,
+                                               find_unused_parameters=leaves_parameters_unused(self.model))
         if reseed:
             seed_everything(rank_seed(int(self.cfg["seed"]), self.rank))
 
     def _finish(self) -> Dict[str, Any]:
-        from .checkpoint import average_checkpoints, epoch_checkpoints
-
         avg_n = int(self.cfg["train"]["average_last"] or 0)
         if avg_n > 0 and self.is_main:
             ckpts = [p for _, p in epoch_checkpoints(self.exp_dir)][-avg_n:]

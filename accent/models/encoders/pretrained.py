@@ -9,7 +9,8 @@ Such an encoder class may have two static hooks, looked up by name so the other 
   that rebuild the architecture without the outside files, whose weights the state dict replaces.
 
 A module with ``set_training_step(step)`` is told the optimiser step before each training step
-(:func:`set_training_step`), e.g. to end a warm-up with its weights frozen; the parameters of a
+(:func:`set_training_step`), e.g. to end a warm-up with its weights frozen (its
+``unfreeze_after_steps`` > 0: those steps leave parameters unused, :func:`leaves_parameters_unused`); the parameters of a
 module with an ``lr_scale`` attribute learn at that fraction of the learning rate
 (:func:`parameter_groups`), e.g. a pretrained model fine-tuned under a new head.
 """
@@ -54,6 +55,12 @@ def set_training_step(model: nn.Module, step: int) -> None:
         fn = getattr(module, "set_training_step", None)
         if fn is not None:
             fn(step)
+
+
+def leaves_parameters_unused(model: nn.Module) -> bool:
+    """Whether some training steps leave trainable parameters without gradients (a module's frozen
+    warm-up), which data-parallel training must be told (``find_unused_parameters``)."""
+    return any(getattr(module, "unfreeze_after_steps", 0) > 0 for module in model.modules())
 
 
 def parameter_groups(model: nn.Module, params: Iterable[nn.Parameter], lr: float) -> List[Dict[str, Any]]:
