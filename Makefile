@@ -30,7 +30,7 @@ $(VENV)/.installed: setup.py pyproject.toml
 	# torch first, pinned: a plain `torch` requirement would pull a multi-GB CUDA build
 	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install -q torch==$(TORCH_VERSION)
 	# every extra: the recipe trains, exports and tests (a bare `pip install accent` only scores ONNX models)
-	$(PY) -m pip install -q -e '.[train,export,test,ssl]'
+	$(PY) -m pip install -q -e '.[train,export,test,ssl,ge2e]'
 	touch $@
 
 demo: setup

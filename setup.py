@@ -34,6 +34,8 @@ EXTRAS = {
     "export": [TORCH, "onnx", "onnxscript"],  # onnxscript: torch.onnx.export's exporter
     # self-supervised speech encoders
     "ssl": [TORCH, "transformers>=4.40"],
+    # the pretrained GE2E speaker encoder (its weights ship in Resemblyzer's wheel; librosa's mel banks)
+    "ge2e": [TORCH, "resemblyzer>=0.1.4", "librosa>=0.10"],
 }
 # the test suite runs every stage; kaldi-native-fbank is the reference the FBank tests and
 # accent.bin.bench_fbank compare with

@@ -73,12 +73,12 @@ def tiny_encoder(name, **extra):
 
 # --------------------------------------------------------------------------------- registry
 def test_registry_build_and_typo():
-    assert set(ENCODERS.names()) == {"jasper", "crnn", "transformer", "ecapa", "resnet", "ssl"}
+    assert set(ENCODERS.names()) == {"jasper", "crnn", "transformer", "ecapa", "resnet", "ssl", "ge2e"}
     assert set(POOLINGS.names()) >= {"stats", "avg", "bigru", "netvlad", "ghostvlad", "asp", "transformer_aggregator"}
     assert set(HEADS.names()) == {"softmax", "sphereface", "cosface", "arcface", "circle"}
     assert set(FUSIONS.names()) == {"none", "add", "concat", "concat_ca"}
     assert set(NORMALIZERS.names()) == {"global", "utterance", "none"}
-    with pytest.raises(KeyError, match="jasper.*Known encoders: crnn, ecapa, jasper, resnet, ssl, transformer"):
+    with pytest.raises(KeyError, match="jasper.*Known encoders: crnn, ecapa, ge2e, jasper, resnet, ssl, transformer"):
         ENCODERS.build("jaspr", input_dim=D)
     assert type(POOLINGS.build_from_config({"name": "TSTP"}, 8)).__name__ == "StatsPooling"
     reg = Registry("thing")

@@ -18,7 +18,7 @@ module with an ``lr_scale`` attribute learn at that fraction of the learning rat
 from __future__ import annotations
 
 import copy
-from typing import Any, Dict, Iterable, List, Mapping
+from typing import Any, Dict, Iterable, List, Mapping, Sequence
 
 import torch.nn as nn
 
@@ -47,6 +47,31 @@ def complete_encoder_options(model_cfg: Mapping[str, Any]) -> Dict[str, Any]:
 def options_for_state_dict(model_cfg: Mapping[str, Any]) -> Dict[str, Any]:
     """The ``model:`` section with every encoder's ``options_for_state_dict`` applied."""
     return _apply(model_cfg, "options_for_state_dict")
+
+
+class FreezeSchedule:
+    """Mixin of an encoder with pretrained ``modules``: ``freeze`` (fixed for good), or fine-tuned
+    after ``unfreeze_after_steps`` optimiser steps (0: from the start); :attr:`frozen_now` says
+    which holds at the current step, which :func:`set_training_step` tells it."""
+
+    def init_freeze_schedule(self, freeze: bool, unfreeze_after_steps: int, modules: Sequence[nn.Module],
+                             what: str) -> None:
+        self.freeze = bool(freeze)
+        self.unfreeze_after_steps = int(unfreeze_after_steps)
+        if self.unfreeze_after_steps < 0 or (self.freeze and self.unfreeze_after_steps):
+            raise ValueError(f"{what}: unfreeze_after_steps needs freeze: false (it is the warm-up of "
+                             "a fine-tuning) and must be >= 0")
+        self.step = 0
+        if self.freeze:
+            for module in modules:
+                module.requires_grad_(False)
+
+    def set_training_step(self, step: int) -> None:
+        self.step = int(step)
+
+    @property
+    def frozen_now(self) -> bool:
+        return self.freeze or self.step < self.unfreeze_after_steps
 
 
 def set_training_step(model: nn.Module, step: int) -> None:

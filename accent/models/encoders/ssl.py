@@ -42,6 +42,7 @@ import torch.nn.functional as F
 
 from ..registry import ENCODERS
 from ..masking import valid_mask, zero_padding
+from .pretrained import FreezeSchedule
 
 FAMILIES = ("wavlm", "hubert", "wav2vec2")  # transformers model_type (XLS-R is a wav2vec2)
 # config keys that name the file or the library rather than the architecture
@@ -107,7 +108,7 @@ class _ValidFramesGroupNorm(nn.GroupNorm):
 
 
 @ENCODERS.register("ssl")
-class SslEncoder(nn.Module):
+class SslEncoder(FreezeSchedule, nn.Module):
     """``forward(waveform (B,S,1) or (B,S), lengths in samples) -> ((B,T',H), lengths')``.
 
     Config: ``path`` (model directory or hub id) and/or ``hf_config`` (architecture; with ``path``,
@@ -176,15 +177,8 @@ class SslEncoder(nn.Module):
             normalize_waveform = config.feat_extract_norm == "layer"
         self.normalize_waveform = bool(normalize_waveform)
 
-        self.freeze = bool(freeze)
-        self.unfreeze_after_steps = int(unfreeze_after_steps)
-        if self.unfreeze_after_steps < 0 or (self.freeze and self.unfreeze_after_steps):
-            raise ValueError("ssl encoder: unfreeze_after_steps needs freeze: false (it is the warm-up of "
-                             "a fine-tuning) and must be >= 0")
-        self.step = 0
-        if self.freeze:
-            self.model.requires_grad_(False)
-        elif freeze_feature_encoder:
+        self.init_freeze_schedule(freeze, unfreeze_after_steps, [self.model], "ssl encoder")
+        if not self.freeze and freeze_feature_encoder:
             self.model.freeze_feature_encoder()
 
         # fine-tuning: the pretrained weights learn at lr_scale x optim.lr, what sits on top at optim.lr
@@ -229,13 +223,6 @@ class SslEncoder(nn.Module):
                              "cannot be rebuilt without its directory (train it with accent.bin.train)")
         out["path"] = None
         return out
-
-    def set_training_step(self, step: int) -> None:
-        self.step = int(step)
-
-    @property
-    def frozen_now(self) -> bool:
-        return self.freeze or self.step < self.unfreeze_after_steps
 
     def output_lengths(self, lengths: torch.Tensor) -> torch.Tensor:
         out = self.model._get_feat_extract_output_lengths(lengths).long().clamp_min(0)
