@@ -44,6 +44,21 @@ def test_bench_quick(tmp_path) -> None:
         assert row["loader_steps"] == 2 and 0 <= row["data_wait_frac"] < 1, row  # --quick: 2 timed batches
 
 
+def test_bench_inference_times_every_backend(tmp_path) -> None:
+    """accent.bin.bench_inference: the files it exports say what they take, and every backend is timed."""
+    out = tmp_path / "inference.json"
+    r = subprocess.run(
+        [sys.executable, "-m", "accent.bin.bench_inference", "--sizes", "demo", "--encoders", "crnn", "--seconds", "1",
+         "--batch", "2", "--threads", "1", "--min-time", "0.01", "--json", str(out)],
+        capture_output=True, text=True, timeout=300, env=dict(os.environ, PYTHONPATH=str(ROOT)),
+    )
+    assert r.returncode == 0, r.stderr
+    rows = json.loads(out.read_text())
+    assert sorted((row["backend"], row["batch"]) for row in rows) == [
+        (b, n) for b in ("onnx", "pytorch", "torchscript") for n in (1, 2)]
+    assert all(row["rtf"] > 0 and row["threads"] == 1 for row in rows)
+
+
 def test_bench_fbank(tmp_path) -> None:
     """accent.bin.bench_fbank: every front end timed on speech, and compared with kaldi-native-fbank
     on the recordings of --real-audio."""

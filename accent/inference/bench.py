@@ -65,7 +65,8 @@ def bench_encoder(encoder: Mapping[str, Any], device: str = "cpu", seconds: floa
     model = bench_model(encoder, input_dim, 8)
     graph = InferenceGraph(model).to(dev).eval()
     meta = {"labels": [str(i) for i in range(8)], "input_dim": input_dim,
-            "min_frames": encoder_min_frames(model, int(MIN_SECONDS * 100)), "torchscript_device": dev.type}
+            "min_frames": encoder_min_frames(model, int(MIN_SECONDS * 100)), "torchscript_device": dev.type,
+            "frontend": FbankConfig(num_mel_bins=input_dim).to_dict()}  # what the files say they take
     params = sum(p.numel() for p in model.parameters())
     sync = (lambda: torch.cuda.synchronize(dev)) if dev.type == "cuda" else (lambda: None)
     rows = []
