@@ -36,12 +36,17 @@ $(VENV)/.installed: setup.py pyproject.toml
 demo: setup
 	cd egs/aesrc && ./run.sh
 
+# on TEST_WORKERS pytest-xdist workers, a test file each at a time (its module fixtures built once;
+# the Slurm tests, one file, on one worker): the recipe tests wait on their jobs' processes
+TEST_WORKERS ?= 2
+PYTEST := $(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile
+
 test: setup
-	$(PY) -m pytest -q tests
+	$(PYTEST) tests
 
 # without the tests marked slow (recipe runs, paper configs, DDP, Slurm/SGE, export): a few minutes
 test-fast: setup
-	$(PY) -m pytest -q -m "not slow" tests
+	$(PYTEST) -m "not slow" tests
 
 clean:
 	rm -rf $(VENV) *.egg-info

@@ -39,7 +39,8 @@ EXTRAS = {
 }
 # the test suite runs every stage; kaldi-native-fbank is the reference the FBank tests and
 # accent.bin.bench_fbank compare with
-EXTRAS["test"] = sorted({"pytest>=7", "kaldi-native-fbank>=1.18", *EXTRAS["train"], *EXTRAS["export"]})
+# pytest-xdist: `make test` runs the suite on two workers
+EXTRAS["test"] = sorted({"pytest>=7", "pytest-xdist>=3", "kaldi-native-fbank>=1.18", *EXTRAS["train"], *EXTRAS["export"]})
 
 setup(
     name="accent",
