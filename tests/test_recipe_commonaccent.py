@@ -101,6 +101,10 @@ def test_split_speakers_commonaccent_sizes_with_whole_speakers() -> None:
     small = {"a": 4, "b": 5, "c": 6, "d": 5}  # 20 utts: 20 % = 4 per set
     assign = split_speakers(small)
     assert sorted(assign.values()).count("train") == 2 and {assign["a"]} <= {"dev", "test"}
+    # two small speakers and a big one, in every order: dev, test and train each get one
+    for seed in range(6):
+        assign = split_speakers({"a": 1, "b": 1, "c": 18}, seed=seed)
+        assert sorted(assign.values()) == ["dev", "test", "train"], (seed, assign)
     with pytest.raises(ValueError, match="needs 3"):
         split_speakers({"a": 10, "b": 10})
 

@@ -203,7 +203,8 @@ def split_speakers(utts_per_speaker: Mapping[str, int], seed: int = 0) -> Dict[s
     The target of dev and of test is 100 utterances, or 20 % of the class when it has 500 or fewer
     (CommonAccent's rule).  In a seeded random order, a speaker joins dev while its clips still fit
     under the target, then test likewise; the others are train.  A set left empty (every speaker too
-    big) takes the smallest train speaker.  Needs at least three speakers.
+    big) takes the smallest train speaker.  Each set keeps at least one speaker: dev and test never
+    take the speakers that the sets after them need.  Needs at least three speakers.
     """
     if len(utts_per_speaker) < MIN_SPEAKERS:
         raise ValueError(f"{len(utts_per_speaker)} speakers; a speaker-disjoint split needs {MIN_SPEAKERS}")
@@ -211,18 +212,19 @@ def split_speakers(utts_per_speaker: Mapping[str, int], seed: int = 0) -> Dict[s
     target = 100 if total > 500 else max(1, int(0.2 * total))
     order = sorted(utts_per_speaker, key=lambda s: _order(s, seed))
     assign = {s: "train" for s in order}
-    for name in ("dev", "test"):
+    left = len(order)  # speakers still in train
+    for k, name in enumerate(("dev", "test")):
+        keep = 2 - k  # train speakers the later sets need: one for test (after dev), one for train
         filled = 0
         for spk in order:
-            if assign[spk] == "train" and filled + utts_per_speaker[spk] <= target:
+            if left > keep and assign[spk] == "train" and filled + utts_per_speaker[spk] <= target:
                 assign[spk] = name
                 filled += utts_per_speaker[spk]
+                left -= 1
         if not filled:
             smallest = min((s for s in order if assign[s] == "train"), key=lambda s: (utts_per_speaker[s], _order(s, seed)))
             assign[smallest] = name
-    if "train" not in assign.values():  # dev and test took everyone: give train the biggest speaker back
-        biggest = max(order, key=lambda s: (utts_per_speaker[s], _order(s, seed)))
-        assign[biggest] = "train"
+            left -= 1
     return assign
 
 
