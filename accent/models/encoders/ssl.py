@@ -41,7 +41,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..registry import ENCODERS
-from ..masking import valid_mask, zero_padding
+from ..masking import masked_mean_std, valid_mask, zero_padding
 from .pretrained import FreezeSchedule
 
 FAMILIES = ("wavlm", "hubert", "wav2vec2")  # transformers model_type (XLS-R is a wav2vec2)
@@ -99,11 +99,8 @@ class _ValidFramesGroupNorm(nn.GroupNorm):
             return super().forward(x)
         dtype = x.dtype
         x = x.float()  # statistics in float32, as autocast runs GroupNorm
-        m = valid_mask(self.frames, x.size(2)).unsqueeze(1).to(x.dtype)  # (B, 1, T)
-        n = m.sum(2, keepdim=True).clamp_min(1.0)
-        mean = (x * m).sum(2, keepdim=True) / n
-        var = (((x - mean) * m) ** 2).sum(2, keepdim=True) / n
-        y = (x - mean) * torch.rsqrt(var + self.eps)
+        mean, std = masked_mean_std(x.transpose(1, 2), valid_mask(self.frames, x.size(2)), unbiased=False, eps=self.eps)
+        y = (x - mean.unsqueeze(2)) / std.unsqueeze(2)
         return (y * self.weight.float()[None, :, None] + self.bias.float()[None, :, None]).to(dtype)
 
 
@@ -231,11 +228,8 @@ class SslEncoder(FreezeSchedule, nn.Module):
     # -- forward ---------------------------------------------------------------------------------
     def _normalize(self, wav: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Zero mean and unit variance over each utterance's valid samples (HF's do_normalize)."""
-        m = mask.to(wav.dtype)
-        n = m.sum(1, keepdim=True).clamp_min(1.0)
-        mean = (wav * m).sum(1, keepdim=True) / n
-        var = (((wav - mean) * m) ** 2).sum(1, keepdim=True) / n
-        return (wav - mean) * torch.rsqrt(var + 1e-7)
+        mean, std = masked_mean_std(wav.unsqueeze(-1), mask, unbiased=False, eps=1e-7)
+        return (wav - mean) / std
 
     def forward(self, feats: torch.Tensor, lengths: torch.Tensor):
         wav = feats.squeeze(-1) if feats.dim() == 3 else feats
