@@ -37,6 +37,7 @@ import torch
 import torch.nn as nn
 
 from accent.features.fbank import FbankConfig
+from accent.utils.device import module_device
 from accent.utils.integrity import ONNX_DIGEST_KEY, onnx_digest
 
 from .graph import InferenceGraph
@@ -62,10 +63,6 @@ def example_inputs(meta: Mapping[str, Any], device: Union[str, torch.device] = "
     return feats.to(device), lengths.to(device)
 
 
-def graph_device(graph: nn.Module) -> torch.device:
-    return next(graph.parameters()).device
-
-
 def graph_for_format(graph: InferenceGraph, meta: Mapping[str, Any], fmt: str) -> Tuple[nn.Module, Dict[str, Any]]:
     """The module that ``fmt`` exports and the metadata of its file (with the ``input`` entry)."""
     if format_input(fmt) == WAVEFORM:
@@ -81,7 +78,7 @@ def _fsync(path: Path) -> None:
 
 def write_torchscript(graph: nn.Module, meta: Mapping[str, Any], path: Union[str, Path]) -> None:
     """Trace the graph on its device and save it to ``path`` with the metadata (no check)."""
-    device = graph_device(graph)
+    device = module_device(graph)
     meta = {**meta, "torchscript_device": device.type}  # traced device constants (torch.arange's device)
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore", torch.jit.TracerWarning)  # shape-only branches, see module doc
@@ -156,7 +153,7 @@ def export_model(graph: InferenceGraph, meta: Mapping[str, Any], fmt: str, path:
     try:
         WRITERS["onnx" if onnx else "torchscript"](module, meta, tmp)
         _fsync(tmp)
-        backend = OnnxBackend(tmp) if onnx else TorchScriptBackend(tmp, graph_device(module).type)
+        backend = OnnxBackend(tmp) if onnx else TorchScriptBackend(tmp, module_device(module).type)
         diff = max_difference(module, backend, meta)
         if not diff <= tolerance:
             raise ExportMismatch(f"{path}: the exported model differs from PyTorch by {diff:.2e} > {tolerance:g}; "

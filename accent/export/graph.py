@@ -36,10 +36,6 @@ class InferenceGraph(nn.Module):
         self.model = model.eval()
 
     @property
-    def device(self) -> torch.device:
-        return next(self.parameters()).device
-
-    @property
     def cmvn(self) -> str:
         return NORMALIZERS.name_of(self.model.normalize)
 

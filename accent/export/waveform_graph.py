@@ -17,6 +17,7 @@ import torch
 import torch.nn as nn
 
 from accent.features.fbank import Fbank, FbankConfig
+from accent.utils.device import module_device
 
 from .model_file import WAVEFORM, frames_are_samples, input_spec
 
@@ -43,8 +44,7 @@ def waveform_graph(graph: nn.Module, meta: Mapping[str, Any]) -> Tuple[WaveformG
     if frontend.dither != 0.0 and not on_samples:
         # a graph that adds noise would not give the same posteriors twice
         raise ValueError(f"the model's FBank dithers ({frontend.dither}): a waveform-in export needs dither 0")
-    device = next(graph.parameters()).device
-    wav = WaveformGraph(None if on_samples else Fbank(frontend).to(device), graph).eval()
+    wav = WaveformGraph(None if on_samples else Fbank(frontend).to(module_device(graph)), graph).eval()
     return wav, {**meta, "input": input_spec(WAVEFORM, frontend, int(meta["min_frames"]), on_samples)}
 
 

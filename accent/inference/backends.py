@@ -110,10 +110,10 @@ class OnnxBackend:
                 providers.insert(0, ("CUDAExecutionProvider", {"device_id": index}))
             elif device != "auto":
                 log.warning("onnxruntime has no CUDA provider here (install onnxruntime-gpu): running on CPU")
-        check_onnx(path, METADATA_KEY)
-        self.session = ort.InferenceSession(str(path), opts, providers=providers)
-        # the metadata_props ONNX Runtime has already read: no second load of the file
-        self.meta = parse_metadata(path, self.session.get_modelmeta().custom_metadata_map.get(METADATA_KEY))
+        data = Path(path).read_bytes()  # read once: the bytes checked are the bytes loaded
+        props = check_onnx(path, METADATA_KEY, data)
+        self.session = ort.InferenceSession(data, opts, providers=providers)
+        self.meta = parse_metadata(path, props.get(METADATA_KEY))
         self.input = input_kind(self.meta)
         self.input_names = [i.name for i in self.session.get_inputs()]
         self.device = "cuda" if self.session.get_providers()[0].startswith("CUDA") else "cpu"

@@ -14,3 +14,8 @@ def resolve_device(device: str = "auto"):
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"--device {device}: CUDA is not available here")
     return dev
+
+
+def module_device(module):
+    """The device of a module's parameters (its first one: the toolkit's modules live on one)."""
+    return next(module.parameters()).device

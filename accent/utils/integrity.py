@@ -16,7 +16,7 @@ import hashlib
 import os
 import zipfile
 import zlib
-from typing import Any, Dict, Iterator, Tuple, Union
+from typing import Any, Dict, Iterator, Optional, Tuple, Union
 
 ONNX_DIGEST_KEY = "accent_sha256"
 
@@ -92,15 +92,18 @@ def _fields(data: memoryview) -> Iterator[Tuple[int, int, Union[int, memoryview]
 ONNX_GRAPH_FIELD, ONNX_METADATA_FIELD = 7, 14  # ModelProto.graph, ModelProto.metadata_props (onnx.proto)
 
 
-def check_onnx(path: PathLike, metadata_key: str) -> Dict[str, str]:
+def check_onnx(path: PathLike, metadata_key: str, data: Optional[bytes] = None) -> Dict[str, str]:
     """Raise :class:`DamagedFileError` naming ``path`` unless its graph and metadata hash to the
-    digest stored at export; returns its metadata entries.
+    digest stored at export; returns its metadata entries.  ``data``: the file's bytes, when the
+    caller has read them (so that what is checked is what it loads).
 
     Reads the protobuf wire format itself, without the onnx package (accent-id with ONNX Runtime
     imports neither onnx nor torch): the graph field's bytes are what :func:`onnx_digest`
     serialised (ONNX messages have no maps, so their serialisation is deterministic anyway)."""
-    with open(path, "rb") as f:
-        data = memoryview(f.read())
+    if data is None:
+        with open(path, "rb") as f:
+            data = f.read()
+    data = memoryview(data)
     graph, props = None, {}
     try:
         for number, wire, value in _fields(data):
