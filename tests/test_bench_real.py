@@ -70,7 +70,10 @@ def test_benchmark_runs_the_recipe_on_held_out_speakers(tmp_path):
     tiny = ("--override train.epochs=2 model.encoder.channels=16 model.encoder.mfa_dim=32 "
             "model.encoder.res2net_scale=4 model.embed_dim=16 data.crop.batch_size=4 data.num_workers=0 "
             "data.augment.reverb.num_rirs=2")
-    text = benchmark(root, ["conf/real/ecapa_c128.yaml"], [0], tmp_path / "work", default_egs(),
+    # a second config (any path), so that stage 6 also fuses every system together (exp/fusion)
+    second = tmp_path / "ecapa_b.yaml"
+    second.write_text(f"base: {default_egs() / 'conf/real/ecapa_c128.yaml'}\nmodel.head.label_smoothing: 0.0\n")
+    text = benchmark(root, ["conf/real/ecapa_c128.yaml", str(second)], [0], tmp_path / "work", default_egs(),
                      per_accent=1, train_opts=tiny)
     seed = tmp_path / "work" / "seed0"
     test_spk = set(read_mapping(seed / "data" / "test" / "utt2spk").values())
@@ -82,8 +85,8 @@ def test_benchmark_runs_the_recipe_on_held_out_speakers(tmp_path):
     assert not (seed / "data" / "libri_train").exists()  # nothing needs LibriSpeech: none prepared
     assert not (seed / "downloads").exists()
     rows = json.loads((tmp_path / "work" / "bench_real.json").read_text())["rows"]
-    assert [r["system"] for r in rows] == ["pooled log-mel + LR", "phonotactic", "real_ecapa_c128",
-                                           "real_ecapa_c128_prlm_fusion"]
+    assert [r["system"] for r in rows] == ["pooled log-mel + LR", "phonotactic", "real_ecapa_c128", "ecapa_b",
+                                           "real_ecapa_c128_prlm_fusion", "ecapa_b_prlm_fusion", "fusion"]
     for r in rows:
         for key in ("dev seg", "dev spk", "test seg", "test spk"):
             assert len(r["values"][key]) == 1 and 0.0 <= r["values"][key][0] <= 100.0
@@ -96,3 +99,6 @@ def test_benchmark_runs_the_recipe_on_held_out_speakers(tmp_path):
     assert all((seed / "data" / x / "text.phone_rec").is_file() for x in ("train", "dev", "test"))
     fusion = json.loads((seed / "exp" / "real_ecapa_c128_prlm_fusion" / "results.json").read_text())
     assert fusion["weights"][0] == 1.0 and fusion["weights_chosen_on"] == "dev"
+    every = json.loads((seed / "exp" / "fusion" / "results.json").read_text())
+    assert [Path(s).name for s in every["systems"]] == ["real_ecapa_c128", "ecapa_b", "phonotactic"]
+    assert len(every["weights"]) == 3 and every["weights_chosen_on"] == "dev"

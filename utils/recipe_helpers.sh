@@ -42,8 +42,13 @@ cmvn_stats() {
 # They read the recipe's variables: ngpu, num_nodes, train_threads, train_opts (training), score_opts,
 # plots (scoring) and exp_tag (appended to every experiment name, e.g. _fold1; default none).
 
-# An experiment's name is its config path under conf/ with '/' -> '_': conf/hybrid/mtl_l0.2.yaml -> hybrid_mtl_l0.2
-exp_name() { local p=${1#conf/}; p=${p%.yaml}; echo "${p//\//_}${exp_tag:-}"; }
+# An experiment's name is its config path under conf/ with '/' -> '_' (conf/hybrid/mtl_l0.2.yaml ->
+# hybrid_mtl_l0.2), or the file's stem for a config elsewhere: accent.utils.naming.experiment_name's rule
+exp_name() {
+  local p=${1%.yaml}
+  case ${p} in conf/*) p=${p#conf/} ;; *) p=$(basename "${p}") ;; esac
+  echo "${p//\//_}${exp_tag:-}"
+}
 # The experiment directories of configs: exp/<name> each.
 exp_dirs() { local config; for config in "$@"; do echo exp/$(exp_name ${config}); done; }
 

@@ -109,11 +109,12 @@ def run_seed(root: Path, egs: Path, work: Path, configs: Sequence[str], seed: in
 
 def collect(seed_dirs: Sequence[Path], configs: Sequence[str]) -> List[Row]:
     """One row per system over the seeds' recipe directories: the linear floor, the phonotactic
-    system (when trained), each config, and each config fused with the phonotactic system."""
+    system (when trained), each config, each config fused with the phonotactic system, and (with
+    several configs) all of them fused."""
     from accent.utils.naming import experiment_name
 
     names = [experiment_name(c) for c in configs]
-    names = ["phonotactic"] + names + [f"{n}_prlm_fusion" for n in names]
+    names = ["phonotactic"] + names + [f"{n}_prlm_fusion" for n in names] + (["fusion"] if len(names) > 1 else [])
     rows = {"lr": Row("pooled log-mel + LR"), **{n: Row(n) for n in names}}
     for d in seed_dirs:
         for n in names:

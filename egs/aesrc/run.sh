@@ -289,7 +289,12 @@ if [ ${stage} -le 6 ] && [ ${stop_stage} -ge 6 ]; then
     for dir in "${dirs[@]}"; do
       python -m accent.bin.fuse ${dir} exp/phonotactic --out-dir ${dir}_prlm_fusion --sets ${fuse_sets}
     done
-    dirs=(exp/phonotactic "${dirs[@]}" "${dirs[@]/%/_prlm_fusion}")
+    fused=()
+    if [ ${#dirs[@]} -gt 1 ]; then  # and all of them together, in the order of --accent-configs
+      python -m accent.bin.fuse "${dirs[@]}" exp/phonotactic --out-dir exp/fusion --sets ${fuse_sets}
+      fused=(exp/fusion)
+    fi
+    dirs=(exp/phonotactic "${dirs[@]}" "${dirs[@]/%/_prlm_fusion}" "${fused[@]}")
   fi
   # RESULTS.md keeps the rows of experiments scored by earlier calls
   [ ${#dirs[@]} -gt 0 ] && python -m accent.bin.collect_results --out RESULTS.md "${dirs[@]}"
