@@ -146,3 +146,18 @@ def test_trains_scores_and_exports_from_its_checkpoint_alone(wav_corpus, tmp_pat
     with torch.no_grad():
         ref, _ = graph(x, lens)
     np.testing.assert_allclose(post, ref.numpy(), atol=1e-4)
+
+
+@pytest.mark.parametrize("name", ["asp", "frozen_asp"])
+def test_shipped_configs_build(name):
+    from accent.models.build import build_model
+    from accent.training.config import load_config
+
+    from conftest import REPO
+
+    cfg = resolve_config(load_config(REPO / "egs/aesrc/conf/ge2e" / f"{name}.yaml"))
+    assert cfg["data"]["features"] == "waveform" and cfg["model"]["encoder"]["name"] == "ge2e"
+    model = build_model(cfg, 1, ["AR", "ES", "FR", "NL", "US"], None)
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    lstm = sum(p.numel() for p in model.encoder.lstm.parameters())
+    assert (trainable < 0.5e6) == (name == "frozen_asp") and lstm > 1.3e6
