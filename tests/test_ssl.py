@@ -224,6 +224,17 @@ def test_onnx_export_of_a_waveform_model(tiny_dir, wav_corpus, tmp_path):  # noq
     np.testing.assert_allclose(post, ref.numpy(), atol=1e-4)
 
 
+def test_hf_config_keys_override_the_directorys_config(tiny_dir):
+    """``path`` with a partial ``hf_config``: the directory's architecture, with those keys changed."""
+    enc = ENCODERS.build("ssl", 1, path=str(tiny_dir), hf_config={"mask_time_prob": 0.0})
+    assert enc.config.hidden_size == 32 and enc.config.num_hidden_layers == 2 and enc.config.mask_time_prob == 0.0
+    assert enc.config.layerdrop == 0.0
+    want = transformers.AutoModel.from_pretrained(tiny_dir, local_files_only=True).state_dict()
+    got = enc.model.state_dict()
+    assert set(want) - set(got) == {"masked_spec_embed"}  # no time masking: no mask embedding
+    assert all(torch.equal(got[k], v) for k, v in want.items() if k in got)  # the directory's weights
+
+
 def test_config_mistakes_are_named(tiny_dir, tmp_path):
     with pytest.raises(ConfigError, match="waveform takes data.cmvn: none"):
         resolve_config({"data": {"features": "waveform", "cmvn": "global"}, "model": {"encoder": {"name": "ssl"}}})

@@ -76,6 +76,15 @@ def plain_hf_config(config: Any) -> Dict[str, Any]:
     return {k: v for k, v in d.items() if not k.startswith("_") and k not in _VOLATILE}
 
 
+def _directory_hf_config(path: str, overrides: Optional[Mapping[str, Any]]) -> Dict[str, Any]:
+    """The model directory's config.json (layerdrop 0: every hidden state is needed, and wav2vec 2.0
+    configs ship 0.1) under the config's own ``hf_config`` keys."""
+    config = plain_hf_config(_transformers().AutoConfig.from_pretrained(**_source(str(path))))
+    config["layerdrop"] = 0.0
+    config.update(overrides or {})
+    return config
+
+
 def _build_hf_config(hf_config: Mapping[str, Any]):
     cfg = dict(hf_config)
     model_type = cfg.pop("model_type", None)
@@ -141,11 +150,7 @@ class SslEncoder(FreezeSchedule, nn.Module):
         if path is None and hf_config is None:
             raise ValueError("ssl encoder: give path (a model directory or hub id) or hf_config (an architecture)")
         tf = _transformers()
-        if hf_config is None:
-            config = tf.AutoConfig.from_pretrained(**_source(path))
-            config.layerdrop = 0.0
-        else:
-            config = _build_hf_config(hf_config)
+        config = _build_hf_config(hf_config if path is None else _directory_hf_config(path, hf_config))
         if config.model_type not in FAMILIES:
             raise ValueError(f"ssl encoder: {path}: model_type {config.model_type!r} is not one of {', '.join(FAMILIES)}")
         if path is not None:
@@ -197,12 +202,8 @@ class SslEncoder(FreezeSchedule, nn.Module):
         path = out.get("path")
         if path is None:
             return out
-        tf = _transformers()
         source = _source(str(path))
-        config = plain_hf_config(tf.AutoConfig.from_pretrained(**source))
-        config["layerdrop"] = 0.0  # every hidden state is needed (wav2vec 2.0 configs ship 0.1)
-        config.update(out.get("hf_config") or {})
-        out["hf_config"] = plain_hf_config(_build_hf_config(config))
+        out["hf_config"] = plain_hf_config(_build_hf_config(_directory_hf_config(path, out.get("hf_config"))))
         if out.get("normalize_waveform") is None:
             pre = Path(source["pretrained_model_name_or_path"]) / "preprocessor_config.json"
             if pre.is_file():
