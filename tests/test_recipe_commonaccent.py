@@ -166,6 +166,11 @@ def test_recipe_end_to_end_on_the_demo_release(tmp_path) -> None:
     assert (recipe / "exp/demo_ecapa/decode_test/predictions.tsv").is_file()
     assert (recipe / "exp/demo_ecapa/export/model.torchscript.pt").stat().st_size > 0
     assert "left out: no accent\t4" in (recipe / "data/local/accent_selection.txt").read_text()
-    # a rerun skips the finished steps
+    # a rerun skips the finished steps: no data dir, feature or checkpoint file is written again
+    outputs = [p for d in ("data", "fbank", "exp/demo_ecapa") for p in (recipe / d).rglob("*")
+               if p.is_file() and p.suffix in {".scp", ".ark", ".pt", ".tsv"}]
+    assert any(p.suffix == ".ark" for p in outputs) and any(p.suffix == ".pt" for p in outputs)
+    before = {p: p.stat().st_mtime_ns for p in outputs}
     r = run_egs(recipe, *args, "--stage", "1", "--stop-stage", "3")
-    assert r.returncode == 0 and "exp/demo_ecapa is finished" in r.stdout and "make_fbank" not in r.stdout
+    assert r.returncode == 0 and "exp/demo_ecapa is finished" in r.stdout, r.stdout + r.stderr
+    assert {p: p.stat().st_mtime_ns for p in outputs} == before
