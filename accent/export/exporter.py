@@ -41,8 +41,8 @@ from accent.utils.device import module_device
 from accent.utils.integrity import ONNX_DIGEST_KEY, onnx_digest
 
 from .graph import InferenceGraph
-from .model_file import (EXTRA_FILE, FEATS, INPUT_NAMES, METADATA_KEY, OUTPUT_NAMES, WAVEFORM, format_input,
-                         frames_are_samples, input_kind, input_spec)
+from .model_file import (EXTRA_FILE, FEATS, INPUT_NAMES, METADATA_KEY, OUTPUT_NAMES, SAMPLES, WAVEFORM,
+                         format_input, frames_are_samples, input_kind, input_spec)
 from .onnx_ops import TRANSLATIONS
 from .waveform_graph import example_waveforms, waveform_graph
 
@@ -51,10 +51,16 @@ log = logging.getLogger(__name__)
 
 def example_inputs(meta: Mapping[str, Any], device: Union[str, torch.device] = "cpu",
                    batch: int = 2, length: Optional[int] = None, seed: int = 0) -> Tuple[torch.Tensor, torch.Tensor]:
-    """Random inputs of unequal lengths (so padding is exercised): FBank-like features, or noise
-    bursts for a waveform-in graph; ``length`` in frames or samples."""
-    if input_kind(meta) == WAVEFORM:
+    """Random inputs of unequal lengths (so padding is exercised): FBank-like features, or voiced
+    bursts for a graph on samples ((B, S) waveform-in, (B, S, 1) for a model trained on samples);
+    ``length`` in frames or samples."""
+    kind = input_kind(meta)
+    if kind in (WAVEFORM, SAMPLES):
+        if not isinstance(meta.get("input"), Mapping):  # a graph's metadata: its features-in file's entry
+            frontend = FbankConfig.from_dict(meta["frontend"])
+            meta = {**meta, "input": input_spec(FEATS, frontend, int(meta["min_frames"]), True)}
         waveform, lengths = example_waveforms(meta, batch, length or 0, seed)
+        waveform = waveform if kind == WAVEFORM else waveform.unsqueeze(-1)
         return waveform.to(device), lengths.to(device)
     g = torch.Generator().manual_seed(seed)
     t = length or max(4 * int(meta["min_frames"]), 200)
