@@ -34,7 +34,7 @@ import torch.nn as nn
 
 from ..masking import valid_mask, zero_padding
 from ..registry import ENCODERS
-from .pretrained import FreezeSchedule
+from .pretrained import FreezeSchedule, weighted_layer_sum
 
 SAMPLE_RATE = 16000
 N_FFT, HOP, N_MELS, HIDDEN, LAYERS = 400, 160, 40, 256, 3
@@ -168,7 +168,6 @@ class Ge2eEncoder(FreezeSchedule, nn.Module):
                 streams.append(x)
             streams.append(torch.relu(self.linear(x)))
         chosen = torch.stack([streams[STREAMS.index(s)] for s in self.layers])  # (L, B, T', 256)
-        w = torch.softmax(self.layer_weights, dim=0).to(chosen.dtype)
-        frames = (w.view(-1, 1, 1, 1) * chosen).sum(0)
+        frames = weighted_layer_sum(chosen, self.layer_weights)
         out_lengths = self.output_lengths(lengths).long()
         return zero_padding(frames, valid_mask(out_lengths, frames.size(1)), 1), out_lengths

@@ -20,6 +20,8 @@ from __future__ import annotations
 import copy
 from typing import Any, Dict, Iterable, List, Mapping, Sequence
 
+import torch
+
 import torch.nn as nn
 
 from ..registry import ENCODERS
@@ -47,6 +49,13 @@ def complete_encoder_options(model_cfg: Mapping[str, Any]) -> Dict[str, Any]:
 def options_for_state_dict(model_cfg: Mapping[str, Any]) -> Dict[str, Any]:
     """The ``model:`` section with every encoder's ``options_for_state_dict`` applied."""
     return _apply(model_cfg, "options_for_state_dict")
+
+
+def weighted_layer_sum(states: torch.Tensor, layer_weights: torch.Tensor) -> torch.Tensor:
+    """SUPERB's learnable weighted sum of a pretrained model's layers: (L, B, T, H) states, L
+    weights (logits, softmax-normalised) -> (B, T, H)."""
+    w = torch.softmax(layer_weights, dim=0).to(states.dtype)
+    return (w.view(-1, 1, 1, 1) * states).sum(0)
 
 
 class FreezeSchedule:

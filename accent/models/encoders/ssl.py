@@ -42,7 +42,7 @@ import torch.nn.functional as F
 
 from ..registry import ENCODERS
 from ..masking import masked_mean_std, valid_mask, zero_padding
-from .pretrained import FreezeSchedule
+from .pretrained import FreezeSchedule, weighted_layer_sum
 
 FAMILIES = ("wavlm", "hubert", "wav2vec2")  # transformers model_type (XLS-R is a wav2vec2)
 # config keys that name the file or the library rather than the architecture
@@ -259,8 +259,7 @@ class SslEncoder(FreezeSchedule, nn.Module):
         x = torch.stack([states[i] for i in self.layers])  # (L, B, T', H)
         if self.layer_norm:
             x = F.layer_norm(x, x.shape[-1:])
-        w = torch.softmax(self.layer_weights, dim=0).to(x.dtype)
-        frames = (w.view(-1, 1, 1, 1) * x).sum(0)
+        frames = weighted_layer_sum(x, self.layer_weights)
         out_lengths = self.model._get_feat_extract_output_lengths(lengths).long()
         frames = zero_padding(frames, valid_mask(out_lengths, frames.size(1)), 1)
         if self.backend is not None:
