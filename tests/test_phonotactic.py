@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -50,17 +51,83 @@ def test_ngram_classifier_learns_accent_phones_and_reloads(tmp_path):
                 texts.append(" ".join(rng.choice(common + extra * 2, size=30)))
                 labels.append(acc)
                 groups.append(f"{acc}-{spk}")
-    model = PhonotacticClassifier.fit(texts, labels, groups, ["US", "ES", "FR"])
-    lp = model.log_posteriors(texts)
+    model = PhonotacticClassifier.fit([texts], labels, groups, ["US", "ES", "FR"])
+    lp = model.log_posteriors([texts])
     np.testing.assert_allclose(np.exp(lp).sum(1), 1.0, rtol=1e-9)
     assert np.mean([["US", "ES", "FR"][k] == lab for k, lab in zip(lp.argmax(1), labels)]) > 0.9
     model.save(tmp_path / "model.json")
     again = PhonotacticClassifier.load(tmp_path / "model.json")
-    np.testing.assert_allclose(again.log_posteriors(texts), lp, atol=1e-12)
+    np.testing.assert_allclose(again.log_posteriors([texts]), lp, atol=1e-12)
     assert ngrams("A B C", (1, 2)) == ["A", "B", "C", "A B", "B C"]
     (tmp_path / "bad.json").write_text("{}")
     with pytest.raises(ValueError, match="bad.json: not a phonotactic model"):
         PhonotacticClassifier.load(tmp_path / "bad.json")
+
+
+def test_two_decodings_are_read_side_by_side(tmp_path):
+    """Each stream has its own n-grams: a marker heard only in the second decoding is learnt, and
+    the numpy scoring of the stored model equals scikit-learn's on the stacked TF-IDF (two accents:
+    the binary case, which scored every utterance 50/50 before)."""
+    from scipy.sparse import hstack
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(1)
+
+    def draw():
+        first, second, labels, groups = [], [], [], []
+        for acc, marker in (("US", "R"), ("ES", "EH")):
+            for spk in range(6):
+                for _ in range(4):
+                    first.append(" ".join(rng.choice(["AH", "T", "S", "N"], size=20)))  # no accent in it
+                    second.append(" ".join(rng.choice(["AH", "T", "S", "N", marker, marker], size=20)))
+                    labels.append(acc)
+                    groups.append(f"{acc}-{spk}")
+        return first, second, labels, groups
+
+    first, second, labels, groups = draw()
+    alone = PhonotacticClassifier.fit([first], labels, groups, ["US", "ES"])
+    both = PhonotacticClassifier.fit([first, second], labels, groups, ["US", "ES"])
+    new_first, new_second, new_labels, _ = draw()  # other speakers' utterances
+
+    def accuracy(model, streams):
+        return np.mean([["US", "ES"][k] == a for k, a in zip(model.log_posteriors(streams).argmax(1), new_labels)])
+
+    assert accuracy(alone, [new_first]) < 0.75 and accuracy(both, [new_first, new_second]) > 0.95
+    assert both.num_streams == 2 and set(both.vocabularies[1]) - set(both.vocabularies[0]) >= {"R", "EH"}
+    x = hstack([TfidfVectorizer(analyzer=lambda t: ngrams(t, (1, 3)), sublinear_tf=True, min_df=2).fit_transform(s)
+                for s in (first, second)]).toarray()
+    np.testing.assert_allclose(both.features([first, second]), x, atol=1e-12)
+    # two accents: scikit-learn's one-row binary model, stored as two softmax rows
+    lr = LogisticRegression(C=both.c, max_iter=5000).fit(x, [["US", "ES"].index(a) for a in labels])
+    np.testing.assert_allclose(both.log_posteriors([first, second]), lr.predict_log_proba(x), atol=1e-9)
+    both.save(tmp_path / "model.json")
+    np.testing.assert_allclose(PhonotacticClassifier.load(tmp_path / "model.json").log_posteriors([first, second]),
+                               both.log_posteriors([first, second]), atol=1e-12)
+    with pytest.raises(ValueError, match="expected 2 phone stream"):
+        both.log_posteriors([first])
+    with pytest.raises(ValueError, match="different lengths"):
+        PhonotacticClassifier.fit([first, second[:-1]], labels, groups, ["US", "ES"])
+
+
+def test_decodings_at_two_language_weights_are_written_and_checked(speech, tmp_path):
+    from accent.data.kaldi_dir import DataDirError
+    from accent.phonotactic.experiment import decode_phones, read_phones
+
+    d = tmp_path / "data"
+    d.mkdir()
+    (d / "wav.scp").write_text(f"u1 {speech}\nu2 {speech}\n")
+    outs = decode_phones(d, 1, (2.0, 0.5))
+    assert [o.name for o in outs] == ["text.phone_rec_lw2", "text.phone_rec_lw0.5"]
+    strong, weak = read_phones(d, (2.0, 0.5))
+    assert set(strong) == set(weak) == {"u1", "u2"} and strong["u1"] == strong["u2"]
+    assert strong["u1"] != weak["u1"]  # the weights hear different phones
+    assert strong["u1"].split() == PhoneRecognizer(2.0).recognize(*sf.read(speech, dtype="float32"))
+    with pytest.raises(DataDirError, match="text.phone_rec_lw1: missing"):
+        read_phones(d, (2.0, 1.0))
+    (d / "text.phone_rec_lw0.5").write_text("u1 AH\n")
+    with pytest.raises(DataDirError, match="text.phone_rec_lw0.5: other utterances"):
+        read_phones(d, (2.0, 0.5))
 
 
 def scored_system(exp: Path, lp: np.ndarray, utts, refs, labels):
@@ -100,3 +167,35 @@ def test_fusion_weight_is_chosen_on_dev_and_helps(tmp_path):
     scored_system(tmp_path / "d", a[:20], utts[:20], refs[:20], labels)
     with pytest.raises(Exception, match="other utterances"):
         fuse_experiments([tmp_path / "a", tmp_path / "d"], tmp_path / "ad", ["dev"])
+
+
+def test_cross_validation_keeps_speakers_apart_and_ranks_decodings(tmp_path):
+    """bench_phonotactic on a data dir whose decodings are written: the stream with the accent in it
+    wins, and no speaker is split across folds."""
+    from accent.phonotactic.cross_validation import speaker_folds
+
+    speakers = [f"s{i // 3}" for i in range(60)]
+    fold = speaker_folds(speakers, 5, 0)
+    assert all(len({fold[i] for i, s in enumerate(speakers) if s == spk}) == 1 for spk in set(speakers))
+    assert sorted(np.bincount(fold)) == [12] * 5 and not np.array_equal(fold, speaker_folds(speakers, 5, 1))
+    rng = np.random.default_rng(2)
+    d = tmp_path / "train"
+    d.mkdir()
+    lines = {"wav.scp": [], "utt2accent": [], "utt2spk": [], "text.phone_rec_lw2": [], "text.phone_rec_lw0.5": []}
+    for spk in range(20):
+        acc, marker = (("US", "R"), ("ES", "EH"))[spk % 2]
+        for k in range(3):
+            u = f"{acc}-{spk:02d}-{k}"
+            lines["wav.scp"].append(f"{u} /nonexistent.wav")  # never read: both decodings are there
+            lines["utt2accent"].append(f"{u} {acc}")
+            lines["utt2spk"].append(f"{u} {acc}-{spk:02d}")
+            lines["text.phone_rec_lw2"].append(f"{u} " + " ".join(rng.choice(["AH", "T", "S", "N"], size=20)))
+            lines["text.phone_rec_lw0.5"].append(f"{u} " + " ".join(rng.choice(["AH", "T", "S", marker, marker], size=20)))
+    for name, ls in lines.items():
+        (d / name).write_text("".join(f"{x}\n" for x in sorted(ls)))
+    out = subprocess.run([sys.executable, "-m", "accent.bin.bench_phonotactic", "--data", str(d), "--systems", "2",
+                          "0.5", "2 0.5", "--folds", "3", "--repeats", "2"], check=True, capture_output=True, text=True).stdout
+    rows = {line.split(" | ")[0].strip("| "): line for line in out.splitlines() if line.startswith("| ") and "±" in line}
+    assert set(rows) == {"2", "0.5", "2 + 0.5"} and "60 utterances, 20 speakers" in out
+    seg = {k: float(v.split(" | ")[1].split(" ±")[0]) for k, v in rows.items()}
+    assert seg["0.5"] > 90 and seg["2 + 0.5"] > 90 and seg["2"] < 75

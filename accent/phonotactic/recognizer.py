@@ -1,5 +1,8 @@
 """Open phone-loop recognition with pocketsphinx (``allphone`` search with its phone bigram LM).
 
+The language weight sets how much the phone bigram overrules the acoustics; decodings at several
+weights hear different phones (parallel phone recognition, as PPRLM runs several recognisers).
+
 The US-English continuous model and phone LM ship inside the ``pocketsphinx`` wheel: nothing is
 downloaded.  The model is 16 kHz; audio at another rate is resampled (scipy) before decoding.
 Silence and noise tokens are dropped from the output.
@@ -9,7 +12,7 @@ from __future__ import annotations
 
 import os
 from math import gcd
-from typing import List, Optional
+from typing import Dict, List, Sequence
 
 import numpy as np
 
@@ -48,15 +51,18 @@ class PhoneRecognizer:
         return [s.word for s in d.seg() if s.word not in NON_PHONES]
 
 
-_recognizer: Optional[PhoneRecognizer] = None
+_recognizers: Dict[float, PhoneRecognizer] = {}
 
 
-def recognize_entry(entry: str) -> str:
-    """The phone string of one wav.scp entry (one recogniser per process, for worker pools)."""
+def recognize_entry(entry: str, language_weights: Sequence[float] = (2.0,)) -> List[str]:
+    """The phone strings of one wav.scp entry, one per language weight: the audio is read once
+    (recognisers are kept per process, for worker pools)."""
     from accent.data.audio import read_wav_scp_entry
 
-    global _recognizer
-    if _recognizer is None:
-        _recognizer = PhoneRecognizer()
     samples, rate = read_wav_scp_entry(entry)
-    return " ".join(_recognizer.recognize(samples, rate))
+    out = []
+    for lw in language_weights:
+        if float(lw) not in _recognizers:
+            _recognizers[float(lw)] = PhoneRecognizer(float(lw))
+        out.append(" ".join(_recognizers[float(lw)].recognize(samples, rate)))
+    return out

@@ -56,6 +56,7 @@ train_threads=1          # CPU threads of a training job ($cuda_cmd --num-thread
 plots=true               # stage 6: t-SNE/PCA embedding plots (false: scores only, much faster)
 phonotactic=             # true: also the phonotactic system (pocketsphinx phones + n-gram LR), fused with
                          # each accent model in stage 6 (default: true with --preset real, else false)
+phone_lw="2 0.5"         # the phonotactic system's decodings: one per pocketsphinx language weight
 train_opts=              # extra accent.bin.train options, e.g. "--device cpu --num-threads 1"
 score_opts=              # extra accent.bin.score options (stage 6), e.g. "--device cpu --max-embed-utts 1000"
 
@@ -262,17 +263,20 @@ if [ ${stage} -le 5 ] && [ ${stop_stage} -ge 5 ]; then
     # the phonotactic system: what a real-speech English phone recogniser hears, as phone n-grams
     phon_sets="${train_set} dev"; [ -f data/test/utt2accent ] && phon_sets="${phon_sets} test"
     for x in ${phon_sets}; do
-      must_run data/${x}/.phone_rec.done "$(fingerprint data/${x}/wav.scp)" || continue
+      settings="$(fingerprint data/${x}/wav.scp) lw ${phone_lw}"
+      must_run data/${x}/.phone_rec.done "${settings}" || continue
       $train_cmd --num-threads ${nj} exp/log/decode_phones_${x}.log \
-        python -m accent.bin.decode_phones --nj ${nj} data/${x}
-      fingerprint data/${x}/wav.scp > data/${x}/.phone_rec.done
+        python -m accent.bin.decode_phones --nj ${nj} data/${x} --language-weights ${phone_lw}
+      echo "${settings}" > data/${x}/.phone_rec.done
     done
-    settings="$(for x in ${phon_sets}; do fingerprint data/${x}/text.phone_rec; done)"
+    phone_files=$(printf 'text.phone_rec_lw%g ' ${phone_lw})  # as decode_phones names them
+    settings="$(for x in ${phon_sets}; do for f in ${phone_files}; do fingerprint data/${x}/${f}; done; done)"
     if must_run exp/phonotactic/.done "${settings}"; then
-      log "Stage 5: phonotactic accent classifier on data/${train_set}/text.phone_rec -> exp/phonotactic"
+      log "Stage 5: phonotactic accent classifier on ${phone_files}of data/${train_set} -> exp/phonotactic"
       phon_data=""; for x in ${phon_sets}; do [ ${x} != ${train_set} ] && phon_data="${phon_data} --data ${x}=data/${x}"; done
       $train_cmd exp/phonotactic/log/train.log \
-        python -m accent.bin.train_phonotactic --train-data data/${train_set} --exp-dir exp/phonotactic ${phon_data}
+        python -m accent.bin.train_phonotactic --train-data data/${train_set} --exp-dir exp/phonotactic \
+          --language-weights ${phone_lw} ${phon_data}
       echo "${settings}" > exp/phonotactic/.done
     fi
   fi

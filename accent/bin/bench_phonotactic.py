@@ -1,0 +1,58 @@
+"""Choose the phonotactic system's decodings on training speakers: speaker-grouped cross-validation
+of the phone n-gram classifier for each set of pocketsphinx language weights.
+
+    python -m accent.bin.bench_phonotactic --data exp/bench_real/seed0/data/{train,dev} \\
+        --systems 2 0.5 1 "2 0.5" "2 1" --folds 5 --repeats 3
+
+The data dirs (wav.scp, utt2accent, utt2spk) are pooled; a decoding missing from one
+(text.phone_rec_lw<W>) is written there first.  Give training speakers only: the figures are for
+choosing, so no test speaker belongs in them.  Prints mean ± sd over the repeats.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+from pathlib import Path
+
+from accent.utils.cli import run
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", type=Path, nargs="+", required=True, help="data dirs of training speakers, pooled")
+    p.add_argument("--systems", nargs="+", default=["2", "0.5", "2 0.5"],
+                   help='language-weight sets, one quoted list each (e.g. "2 0.5")')
+    p.add_argument("--folds", type=int, default=5)
+    p.add_argument("--repeats", type=int, default=3, help="shuffles of the speakers into folds")
+    p.add_argument("--nj", type=int, default=1, help="recogniser processes, for decodings not yet written")
+    args = p.parse_args()
+    from accent.data.kaldi_dir import read_mapping
+    from accent.phonotactic.cross_validation import compare_weights
+    from accent.phonotactic.experiment import decode_phones, phones_file, read_phones
+
+    systems = [tuple(float(w) for w in s.split()) for s in args.systems]
+    weights = sorted({w for s in systems for w in s}, reverse=True)
+    streams = {w: {} for w in weights}
+    utt2accent, utt2spk = {}, {}
+    for d in args.data:
+        missing = [w for w in weights if not (d / phones_file(w)).is_file()]
+        if missing:
+            decode_phones(d, args.nj, missing)
+        for w, st in zip(weights, read_phones(d, weights)):
+            streams[w].update(st)
+        utt2accent.update(read_mapping(d / "utt2accent"))
+        utt2spk.update(read_mapping(d / "utt2spk"))
+    results = compare_weights(streams, systems, utt2accent, utt2spk, args.folds, args.repeats)
+
+    def cell(xs):
+        return f"{100 * statistics.mean(xs):.1f} ± {100 * statistics.stdev(xs):.1f}" if len(xs) > 1 else f"{100 * xs[0]:.1f}"
+
+    print(f"{len(utt2accent)} utterances, {len(set(utt2spk.values()))} speakers, {args.folds} speaker folds x "
+          f"{args.repeats} repeats\n\n| language weights | per segment | per speaker |\n|---|--:|--:|")
+    for name, r in results.items():
+        print(f"| {name} | {cell(r.segment)} | {cell(r.speaker)} |")
+
+
+if __name__ == "__main__":
+    run(main)
