@@ -13,7 +13,6 @@ its own C by an inner grouped CV: on SAA-dev's 150 speakers, 3 systems x 3 repea
 from __future__ import annotations
 
 import argparse
-import statistics
 from pathlib import Path
 
 from accent.utils.cli import run
@@ -28,31 +27,17 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=3, help="shuffles of the speakers into folds")
     p.add_argument("--nj", type=int, default=1, help="recogniser processes, for decodings not yet written")
     args = p.parse_args()
-    from accent.data.kaldi_dir import read_mapping
-    from accent.phonotactic.cross_validation import compare_weights
-    from accent.phonotactic.experiment import decode_phones, phones_file, read_phones
+    from accent.evaluation.real_benchmark import mean_sd
+    from accent.phonotactic.cross_validation import compare_weights, pooled_decodings
 
     systems = [tuple(float(w) for w in s.split()) for s in args.systems]
-    weights = sorted({w for s in systems for w in s}, reverse=True)
-    streams = {w: {} for w in weights}
-    utt2accent, utt2spk = {}, {}
-    for d in args.data:
-        missing = [w for w in weights if not (d / phones_file(w)).is_file()]
-        if missing:
-            decode_phones(d, args.nj, missing)
-        for w, st in zip(weights, read_phones(d, weights)):
-            streams[w].update(st)
-        utt2accent.update(read_mapping(d / "utt2accent"))
-        utt2spk.update(read_mapping(d / "utt2spk"))
+    streams, utt2accent, utt2spk = pooled_decodings(args.data, sorted({w for s in systems for w in s}), args.nj)
     results = compare_weights(streams, systems, utt2accent, utt2spk, args.folds, args.repeats)
-
-    def cell(xs):
-        return f"{100 * statistics.mean(xs):.1f} ± {100 * statistics.stdev(xs):.1f}" if len(xs) > 1 else f"{100 * xs[0]:.1f}"
-
     print(f"{len(utt2accent)} utterances, {len(set(utt2spk.values()))} speakers, {args.folds} speaker folds x "
-          f"{args.repeats} repeats\n\n| language weights | per segment | per speaker |\n|---|--:|--:|")
+          f"{args.repeats} repeats\n\n"
+          "| language weights | per segment | per speaker |\n|---|--:|--:|")
     for name, r in results.items():
-        print(f"| {name} | {cell(r.segment)} | {cell(r.speaker)} |")
+        print(f"| {name} | {mean_sd([100 * x for x in r.segment])} | {mean_sd([100 * x for x in r.speaker])} |")
 
 
 if __name__ == "__main__":

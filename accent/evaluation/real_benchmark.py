@@ -136,7 +136,8 @@ def collect(seed_dirs: Sequence[Path], configs: Sequence[str]) -> List[Row]:
     return [r for r in rows.values() if r.values]
 
 
-def _cell(xs: Sequence[float]) -> str:
+def mean_sd(xs: Sequence[float]) -> str:
+    """``mean ± sd`` of per-seed (or per-repeat) figures, one decimal; one figure alone, ``-`` for none."""
     if not xs:
         return "-"
     if len(xs) == 1:
@@ -150,7 +151,7 @@ def table(rows: Sequence[Row], seeds: Sequence[int]) -> str:
     for r in rows:
         params = f"{r.params / 1e6:.2f}M" if r.params else "-"
         minutes = f"{statistics.mean(r.minutes):.1f}" if r.minutes else "-"
-        lines.append("| " + " | ".join([r.system, params, minutes, *(_cell(r.values.get(c, [])) for c in COLUMNS)])
+        lines.append("| " + " | ".join([r.system, params, minutes, *(mean_sd(r.values.get(c, [])) for c in COLUMNS)])
                      + " |")
     return (f"Accuracy % (mean ± sd over seeds {', '.join(map(str, seeds))}); seg = per segment, spk = per speaker "
             "(summed log-posteriors); dev = a seeded split of the train speakers, test = the held-out speakers.\n\n"

@@ -5,7 +5,8 @@ only, so that the choice never looks at a test set."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, List, Mapping, Sequence
+from pathlib import Path
+from typing import Dict, List, Mapping, Sequence, Tuple
 
 import numpy as np
 
@@ -28,42 +29,59 @@ def speaker_folds(speakers: Sequence[str], folds: int, seed: int) -> np.ndarray:
     return np.array([fold_of[s] for s in speakers])
 
 
-def cross_validate(streams: Sequence[Sequence[str]], labels: Sequence[str], speakers: Sequence[str],
-                   label_list: Sequence[str], folds: int = 5, repeats: int = 3) -> CvResult:
+def cross_validate(utts: Sequence[str], streams: Sequence[Sequence[str]], utt2accent: Mapping[str, str],
+                   utt2spk: Mapping[str, str], folds: int = 5, repeats: int = 3) -> CvResult:
     """Per repeat, every utterance is scored by a classifier fitted on the other folds' speakers
-    (its own C chosen by an inner speaker-grouped CV); a speaker's decision is its utterances'
-    summed log-posteriors, as in stage 6."""
-    from accent.evaluation.aggregate import group_decisions
+    (its own C chosen by an inner speaker-grouped CV), and scored as stage 6 scores: per utterance,
+    and per speaker from its utterances' summed log-posteriors."""
+    from accent.evaluation.scoring import score_with_speakers
 
-    labels, speakers = list(labels), list(speakers)
-    y = np.array([list(label_list).index(a) for a in labels])
+    labels = [utt2accent[u] for u in utts]
+    speakers = [utt2spk[u] for u in utts]
+    label_list = sorted(set(labels))
     result = CvResult([], [])
-    utts = [f"{s}-{i}" for i, s in enumerate(speakers)]
     for r in range(repeats):
         fold = speaker_folds(speakers, folds, r)
-        lp = np.zeros((len(y), len(label_list)))
+        lp = np.zeros((len(utts), len(label_list)))
         for k in range(folds):
             tr, te = np.flatnonzero(fold != k), np.flatnonzero(fold == k)
             model = PhonotacticClassifier.fit([[s[i] for i in tr] for s in streams], [labels[i] for i in tr],
                                               [speakers[i] for i in tr], label_list)
             lp[te] = model.log_posteriors([[s[i] for i in te] for s in streams])
-        result.segment.append(float((lp.argmax(1) == y).mean()))
-        g = group_decisions(utts, lp, dict(zip(utts, speakers)), list(label_list))
-        refs = g.refs(labels)
-        result.speaker.append(float(np.mean([h == ref for h, ref in zip(g.hyps, refs)])))
+        score = score_with_speakers(utts, labels, [label_list[int(k)] for k in lp.argmax(1)], label_list, lp, utt2spk)
+        result.segment.append(score.accuracy)
+        result.speaker.append(score.speakers.accuracy)
     return result
 
 
-def compare_weights(streams_by_weight: Mapping[float, Mapping[str, str]], systems: Sequence[Sequence[float]],
+def pooled_decodings(data_dirs: Sequence[Path], weights: Sequence[float], num_jobs: int = 1
+                     ) -> Tuple[Dict[float, Dict[str, str]], Dict[str, str], Dict[str, str]]:
+    """``({weight: {utt: phones}}, utt2accent, utt2spk)`` over ``data_dirs``; a decoding missing from
+    a dir is written there first."""
+    from accent.data.kaldi_dir import read_mapping
+
+    from .experiment import decode_phones, phones_file, read_phones
+
+    streams: Dict[float, Dict[str, str]] = {w: {} for w in weights}
+    utt2accent: Dict[str, str] = {}
+    utt2spk: Dict[str, str] = {}
+    for d in map(Path, data_dirs):
+        missing = [w for w in weights if not (d / phones_file(w)).is_file()]
+        if missing:
+            decode_phones(d, num_jobs, missing)
+        for w, st in zip(weights, read_phones(d, weights)):
+            streams[w].update(st)
+        utt2accent.update(read_mapping(d / "utt2accent"))
+        utt2spk.update(read_mapping(d / "utt2spk"))
+    return streams, utt2accent, utt2spk
+
+
+def compare_weights(streams: Mapping[float, Mapping[str, str]], systems: Sequence[Sequence[float]],
                     utt2accent: Mapping[str, str], utt2spk: Mapping[str, str], folds: int = 5,
                     repeats: int = 3) -> Dict[str, CvResult]:
-    """``cross_validate`` for each set of language weights in ``systems`` (same folds for all)."""
+    """``cross_validate`` of each set of language weights in ``systems`` (the same folds for all),
+    keyed ``"2 + 0.5"``; ``streams`` etc. as :func:`pooled_decodings` returns them."""
     utts = sorted(utt2accent)
-    label_list = sorted(set(utt2accent.values()))
-    out = {}
-    for weights in systems:
-        name = " + ".join(f"{w:g}" for w in weights)
-        streams = [[streams_by_weight[w][u] for u in utts] for w in weights]
-        out[name] = cross_validate(streams, [utt2accent[u] for u in utts], [utt2spk[u] for u in utts], label_list,
-                                   folds, repeats)
-    return out
+    return {" + ".join(f"{w:g}" for w in weights):
+            cross_validate(utts, [[streams[w][u] for u in utts] for w in weights], utt2accent, utt2spk, folds, repeats)
+            for weights in systems}

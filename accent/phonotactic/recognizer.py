@@ -54,15 +54,15 @@ class PhoneRecognizer:
 _recognizers: Dict[float, PhoneRecognizer] = {}
 
 
-def recognize_entry(entry: str, language_weights: Sequence[float] = (2.0,)) -> List[str]:
+def recognize_entry(entry: str, language_weights: Sequence[float]) -> List[str]:
     """The phone strings of one wav.scp entry, one per language weight: the audio is read once
     (recognisers are kept per process, for worker pools)."""
     from accent.data.audio import read_wav_scp_entry
 
     samples, rate = read_wav_scp_entry(entry)
     out = []
-    for lw in language_weights:
-        if float(lw) not in _recognizers:
-            _recognizers[float(lw)] = PhoneRecognizer(float(lw))
-        out.append(" ".join(_recognizers[float(lw)].recognize(samples, rate)))
+    for lw in map(float, language_weights):
+        if lw not in _recognizers:
+            _recognizers[lw] = PhoneRecognizer(lw)
+        out.append(" ".join(_recognizers[lw].recognize(samples, rate)))
     return out
