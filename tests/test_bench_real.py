@@ -97,7 +97,9 @@ def test_benchmark_runs_the_recipe_on_held_out_speakers(tmp_path):
         assert np.isclose(r["values"]["test spk"][0] * 3 / 100, round(r["values"]["test spk"][0] * 3 / 100))
     # the phonotactic system decoded every set; the fusion's dev weight is recorded
     assert all((seed / "data" / x / f"text.phone_rec_lw{w}").is_file() for x in ("train", "dev", "test") for w in ("2", "0.5"))
-    assert json.loads((seed / "exp" / "phonotactic" / "results.json").read_text())["language_weights"] == [2.0, 0.5]
+    phon = json.loads((seed / "exp" / "phonotactic" / "results.json").read_text())
+    assert phon["language_weights"] == [2.0, 0.5] and phon["rate_scale"] == 1.0
+    assert len(json.loads((seed / "exp" / "phonotactic" / "model.json").read_text())["rate"]["mean"]) == 2
     fusion = json.loads((seed / "exp" / "real_ecapa_c128_prlm_fusion" / "results.json").read_text())
     assert fusion["weights"][0] == 1.0 and fusion["weights_chosen_on"] == "dev"
     every = json.loads((seed / "exp" / "fusion" / "results.json").read_text())

@@ -110,6 +110,63 @@ def test_two_decodings_are_read_side_by_side(tmp_path):
         PhonotacticClassifier.fit([first, second[:-1]], labels, groups, ["US", "ES"])
 
 
+def test_speaking_rate_is_learnt_stored_and_needs_durations(tmp_path):
+    """Accents that differ only in how fast their speakers talk: the n-grams (length-normalised) cannot
+    tell them apart, the speaking-rate columns can; the stored model scores as the fitted one."""
+    from accent.phonotactic.classifier import speaking_rates
+
+    rng = np.random.default_rng(3)
+
+    def draw():
+        texts, durs, labels, groups = [], [], [], []
+        for acc, phones_per_s in (("US", 12.0), ("ES", 8.0)):
+            for spk in range(8):
+                for _ in range(4):
+                    texts.append(" ".join(rng.choice(["AH", "T", "S", "N", "IY"], size=40)))
+                    durs.append(40 / (phones_per_s * rng.uniform(0.9, 1.1)))
+                    labels.append(acc)
+                    groups.append(f"{acc}-{spk}")
+        return texts, durs, labels, groups
+
+    texts, durs, labels, groups = draw()
+    plain = PhonotacticClassifier.fit([texts], labels, groups, ["US", "ES"])
+    rated = PhonotacticClassifier.fit([texts], labels, groups, ["US", "ES"], durations=durs)
+    assert not plain.uses_durations and rated.uses_durations
+    new_texts, new_durs, new_labels, _ = draw()
+
+    def accuracy(model, durations=None):
+        lp = model.log_posteriors([new_texts], durations)
+        return np.mean([["US", "ES"][k] == a for k, a in zip(lp.argmax(1), new_labels)])
+
+    assert accuracy(plain) < 0.75 and accuracy(rated, new_durs) > 0.95
+    np.testing.assert_allclose(speaking_rates([["A B C", ""]], [2.0, 0.5]), [[np.log(2.0)], [np.log(2.0)]])
+    rated.save(tmp_path / "model.json")
+    again = PhonotacticClassifier.load(tmp_path / "model.json")
+    np.testing.assert_allclose(again.log_posteriors([new_texts], new_durs), rated.log_posteriors([new_texts], new_durs),
+                               atol=1e-12)
+    with pytest.raises(ValueError, match="give the utterances' durations"):
+        again.log_posteriors([new_texts])
+    with pytest.raises(ValueError, match="1 utterance.*not positive"):
+        rated.log_posteriors([new_texts], [0.0] + new_durs[1:])
+    with pytest.raises(ValueError, match="expected 64 durations"):
+        rated.log_posteriors([new_texts], new_durs[1:])
+
+
+def test_utterance_durations_are_read_from_utt2dur(tmp_path):
+    from accent.data.kaldi_dir import DataDirError, read_durations
+
+    with pytest.raises(DataDirError, match="utt2dur: missing"):
+        read_durations(tmp_path, ["u1"])
+    (tmp_path / "utt2dur").write_text("u1 2.5\nu2 abc\nu3 0\n")
+    assert read_durations(tmp_path, ["u1"]) == [2.5]
+    with pytest.raises(DataDirError, match="utt2dur: u2: duration 'abc' is not a number"):
+        read_durations(tmp_path, ["u1", "u2"])
+    with pytest.raises(DataDirError, match="utt2dur: u3: duration 0 is not positive"):
+        read_durations(tmp_path, ["u3"])
+    with pytest.raises(DataDirError, match="no entry for 1 utterances of wav.scp, e.g. u4"):
+        read_durations(tmp_path, ["u1", "u4"])
+
+
 def test_decodings_at_two_language_weights_are_written_and_checked(speech, tmp_path):
     from accent.data.kaldi_dir import DataDirError
     from accent.phonotactic.experiment import decode_phones, read_phones
@@ -171,7 +228,7 @@ def test_fusion_weight_is_chosen_on_dev_and_helps(tmp_path):
 
 def test_cross_validation_keeps_speakers_apart_and_ranks_decodings(tmp_path):
     """bench_phonotactic on a data dir whose decodings are written: the stream with the accent in it
-    wins, and no speaker is split across folds."""
+    wins, so does the speaking rate when only it differs, and no speaker is split across folds."""
     from accent.phonotactic.cross_validation import speaker_folds
 
     speakers = [f"s{i // 3}" for i in range(60)]
@@ -181,7 +238,8 @@ def test_cross_validation_keeps_speakers_apart_and_ranks_decodings(tmp_path):
     rng = np.random.default_rng(2)
     d = tmp_path / "train"
     d.mkdir()
-    lines = {"wav.scp": [], "utt2accent": [], "utt2spk": [], "text.phone_rec_lw2": [], "text.phone_rec_lw0.5": []}
+    lines = {"wav.scp": [], "utt2accent": [], "utt2spk": [], "utt2dur": [], "text.phone_rec_lw2": [],
+             "text.phone_rec_lw0.5": []}
     for spk in range(20):
         acc, marker = (("US", "R"), ("ES", "EH"))[spk % 2]
         for k in range(3):
@@ -189,13 +247,17 @@ def test_cross_validation_keeps_speakers_apart_and_ranks_decodings(tmp_path):
             lines["wav.scp"].append(f"{u} /nonexistent.wav")  # never read: both decodings are there
             lines["utt2accent"].append(f"{u} {acc}")
             lines["utt2spk"].append(f"{u} {acc}-{spk:02d}")
+            # US speakers talk faster: an accent that only the speaking rate shows in decoding 2
+            lines["utt2dur"].append(f"{u} {(2.0 if acc == 'US' else 3.0) * rng.uniform(0.9, 1.1):.2f}")
             lines["text.phone_rec_lw2"].append(f"{u} " + " ".join(rng.choice(["AH", "T", "S", "N"], size=20)))
             lines["text.phone_rec_lw0.5"].append(f"{u} " + " ".join(rng.choice(["AH", "T", "S", marker, marker], size=20)))
     for name, ls in lines.items():
         (d / name).write_text("".join(f"{x}\n" for x in sorted(ls)))
     out = subprocess.run([sys.executable, "-m", "accent.bin.bench_phonotactic", "--data", str(d), "--systems", "2",
-                          "0.5", "2 0.5", "--folds", "3", "--repeats", "2"], check=True, capture_output=True, text=True).stdout
+                          "2 0.5", "--rate-scales", "0", "1", "--folds", "3", "--repeats", "2"],
+                         check=True, capture_output=True, text=True).stdout
     rows = {line.split(" | ")[0].strip("| "): line for line in out.splitlines() if line.startswith("| ") and "±" in line}
-    assert set(rows) == {"2", "0.5", "2 + 0.5"} and "60 utterances, 20 speakers" in out
+    assert set(rows) == {"2, rate 0", "2, rate 1", "2 + 0.5, rate 0", "2 + 0.5, rate 1"}
+    assert "60 utterances, 20 speakers" in out
     seg = {k: float(v.split(" | ")[1].split(" ±")[0]) for k, v in rows.items()}
-    assert seg["0.5"] > 90 and seg["2 + 0.5"] > 90 and seg["2"] < 75
+    assert seg["2, rate 0"] < 75 and seg["2, rate 1"] > 90 and seg["2 + 0.5, rate 0"] > 90

@@ -12,6 +12,7 @@ import argparse
 from pathlib import Path
 
 from accent.bin.score import named_dir
+from accent.phonotactic.classifier import RATE_SCALE
 from accent.phonotactic.experiment import LANGUAGE_WEIGHTS
 from accent.utils.cli import run
 
@@ -23,10 +24,12 @@ def main() -> None:
     p.add_argument("--data", type=named_dir, action="append", default=[], metavar="NAME=DIR", help="sets to score")
     p.add_argument("--language-weights", type=float, nargs="+", default=list(LANGUAGE_WEIGHTS),
                    help="the decodings to read (default: %(default)s)")
+    p.add_argument("--rate-scale", type=float, default=RATE_SCALE,
+                   help="weight of the speaking-rate columns (recognised phones per second of utt2dur; 0: none)")
     args = p.parse_args()
     from accent.phonotactic.experiment import train_phonotactic
 
-    train_phonotactic(args.train_data, args.exp_dir, dict(args.data), args.language_weights)
+    train_phonotactic(args.train_data, args.exp_dir, dict(args.data), args.language_weights, args.rate_scale)
 
 
 if __name__ == "__main__":

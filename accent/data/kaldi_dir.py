@@ -45,6 +45,26 @@ def utt2spk_to_spk2utt(utt2spk: Mapping[str, str]) -> Dict[str, str]:
     return {spk: " ".join(utts) for spk, utts in spk2utts.items()}
 
 
+def read_durations(data_dir: os.PathLike, utts: Sequence[str]) -> List[float]:
+    """Seconds of each of ``utts`` from ``<data_dir>/utt2dur``: each must have a positive number."""
+    path = Path(data_dir) / "utt2dur"
+    if not path.is_file():
+        raise DataDirError(f"{path}: missing (data preparation writes it: each utterance's duration in seconds)")
+    durs = read_mapping(path)
+    missing = [u for u in utts if u not in durs]
+    if missing:
+        raise DataDirError(f"{path}: no entry for {len(missing)} utterances of wav.scp, e.g. {missing[0]}")
+    out = []
+    for u in utts:
+        try:
+            out.append(float(durs[u]))
+        except ValueError:
+            raise DataDirError(f"{path}: {u}: duration {durs[u]!r} is not a number") from None
+        if not out[-1] > 0:
+            raise DataDirError(f"{path}: {u}: duration {durs[u]} is not positive")
+    return out
+
+
 def write_data_dir(
     data_dir: os.PathLike,
     files: Mapping[str, Mapping[str, object]],

@@ -30,13 +30,13 @@ import soundfile as sf
 import torch
 
 from accent.data.audio import AudioError, read_wav_scp_entry
-from accent.data.kaldi_dir import read_mapping
+from accent.data.kaldi_dir import read_durations, read_mapping
 from accent.features.fbank import Fbank, FbankConfig
 
 from .augment import WaveAugment, speed_perturb
 from .dataset import pad_masks
 from .specaug import SpecAugment
-from .waveform import label_ids, read_durations, read_wav_list
+from .waveform import label_ids, read_wav_list
 
 log = logging.getLogger(__name__)
 

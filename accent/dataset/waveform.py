@@ -16,7 +16,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from accent.data.audio import AudioError, read_wav_scp_entry
-from accent.data.kaldi_dir import DataDirError, read_mapping
+from accent.data.kaldi_dir import DataDirError, read_durations, read_mapping
 
 from .dataset import map_labels
 
@@ -30,18 +30,6 @@ def read_wav_list(data_dir: Path, what: str) -> Tuple[List[str], List[str]]:
     if not wavs:
         raise DataDirError(f"{wav_scp}: no utterances")
     return list(wavs), list(wavs.values())
-
-
-def read_durations(data_dir: Path, utts: Sequence[str]) -> List[float]:
-    """Seconds of each of ``utts`` from ``utt2dur`` (batches and crops are drawn by duration)."""
-    path = data_dir / "utt2dur"
-    if not path.is_file():
-        raise DataDirError(f"{path}: missing (data preparation writes it; crops and batches are drawn by duration)")
-    durs = read_mapping(path)
-    missing = [u for u in utts if u not in durs]
-    if missing:
-        raise DataDirError(f"{path}: no entry for {len(missing)} utterances of wav.scp, e.g. {missing[0]}")
-    return [float(durs[u]) for u in utts]
 
 
 def label_ids(data_dir: Path, utts: Sequence[str], labels: Sequence[str], label_source: str = "") -> List[int]:

@@ -2,7 +2,10 @@
 
 The input is one or more *streams* of phone strings, one string per utterance in each (the same
 audio decoded at several language weights, as parallel phone recognisers): each stream has its own
-n-gram vocabulary and idf, and one regression reads them side by side.  Fitted with scikit-learn (C
+n-gram vocabulary and idf, and one regression reads them side by side.  With the utterances'
+durations it also reads each decoding's speaking rate (log recognised phones per second,
+standardised on the training set): the n-gram TF-IDF is length-normalised, so it cannot tell a
+fluent reader from a slow one, which the rate can.  Fitted with scikit-learn (C
 chosen by cross-validation over *speakers*, so no speaker is scored by a model that saw it), stored
 as plain JSON (vocabularies, idf, weights) and scored with numpy, so a stored model loads without
 pickle.
@@ -13,14 +16,19 @@ from __future__ import annotations
 import json
 import os
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 # up to 1000: with a few thousand n-gram features and ~100 speakers, weak regularisation wins in
 # speaker-grouped CV on SAA-dev's train speakers
 C_GRID = (0.1, 1.0, 10.0, 100.0, 1000.0)
+
+# the rate columns' weight against the unit-norm TF-IDF blocks: chosen by speaker-grouped CV on
+# SAA-dev's train speakers (accent.bin.bench_phonotactic --rate-scales, README)
+RATE_SCALE = 1.0
 
 Streams = Sequence[Sequence[str]]  # streams[k][i]: utterance i's phones in decoding k
 
@@ -39,15 +47,53 @@ def _check_streams(streams: Streams, num_streams: Optional[int] = None) -> int:
     return sizes.pop()
 
 
+def speaking_rates(streams: Streams, durations: Sequence[float]) -> np.ndarray:
+    """``(utterances, streams)``: log((recognised phones + 1) / seconds) of each decoding."""
+    n = _check_streams(streams)
+    d = np.asarray(durations, dtype=float)
+    if d.shape != (n,):
+        raise ValueError(f"expected {n} durations (one per utterance), got {d.size}")
+    if not np.all(d > 0):
+        raise ValueError(f"{int(np.sum(~(d > 0)))} utterance(s) with a duration that is not positive")
+    counts = np.array([[len(t.split()) for t in s] for s in streams], dtype=float).T
+    return np.log((counts + 1.0) / d[:, None])
+
+
+@dataclass
+class RateColumns:
+    """The speaking-rate columns: the training set's mean and sd of each decoding's rate, and their
+    weight against the unit-norm TF-IDF blocks."""
+    mean: np.ndarray
+    sd: np.ndarray
+    scale: float
+
+    @classmethod
+    def fit(cls, rates: np.ndarray, scale: float) -> "RateColumns":
+        return cls(rates.mean(axis=0), np.maximum(rates.std(axis=0), 1e-6), float(scale))
+
+    def __call__(self, rates: np.ndarray) -> np.ndarray:
+        return self.scale * (rates - self.mean) / self.sd
+
+    def to_json(self) -> Dict[str, object]:
+        return {"mean": self.mean.tolist(), "sd": self.sd.tolist(), "scale": self.scale}
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, object]) -> "RateColumns":
+        return cls(np.asarray(d["mean"], dtype=float), np.asarray(d["sd"], dtype=float), float(d["scale"]))  # type: ignore[arg-type]
+
+
 class PhonotacticClassifier:
     def __init__(self, labels: Sequence[str], vocabularies: Sequence[Dict[str, int]], idfs: Sequence[np.ndarray],
-                 coef: np.ndarray, intercept: np.ndarray, orders: Tuple[int, int] = (1, 3), c: Optional[float] = None):
+                 coef: np.ndarray, intercept: np.ndarray, orders: Tuple[int, int] = (1, 3), c: Optional[float] = None,
+                 rate: Optional[RateColumns] = None):
         self.labels, self.orders, self.c = list(labels), tuple(orders), c
         self.vocabularies = [dict(v) for v in vocabularies]
         self.idfs = [np.asarray(i) for i in idfs]
         self.coef, self.intercept = np.asarray(coef), np.asarray(intercept)
-        if sum(len(i) for i in self.idfs) != self.coef.shape[1]:
-            raise ValueError("phonotactic model: idf sizes do not add up to the weights' columns")
+        self.rate = rate  # None: no speaking-rate columns
+        rate_cols = 0 if rate is None else len(self.idfs)
+        if sum(len(i) for i in self.idfs) + rate_cols != self.coef.shape[1]:
+            raise ValueError("phonotactic model: idf sizes (and rate columns) do not add up to the weights' columns")
 
     @property
     def num_parameters(self) -> int:
@@ -57,10 +103,17 @@ class PhonotacticClassifier:
     def num_streams(self) -> int:
         return len(self.idfs)
 
+    @property
+    def uses_durations(self) -> bool:
+        return self.rate is not None
+
     @classmethod
     def fit(cls, streams: Streams, labels: Sequence[str], groups: Sequence[str], label_list: Sequence[str],
-            orders: Tuple[int, int] = (1, 3), min_df: int = 2) -> "PhonotacticClassifier":
-        from scipy.sparse import hstack
+            orders: Tuple[int, int] = (1, 3), min_df: int = 2, durations: Optional[Sequence[float]] = None,
+            rate_scale: float = RATE_SCALE) -> "PhonotacticClassifier":
+        """``durations`` (seconds per utterance) add the speaking-rate columns, weighted
+        ``rate_scale`` (0: none)."""
+        from scipy.sparse import csr_matrix, hstack
         from sklearn.feature_extraction.text import TfidfVectorizer
         from sklearn.linear_model import LogisticRegression
         from sklearn.model_selection import GridSearchCV, GroupKFold
@@ -71,7 +124,13 @@ class PhonotacticClassifier:
         # n-grams seen in one utterance only are noise, unless the set is too small to have others
         min_df = min_df if n >= 10 * min_df else 1
         vecs = [TfidfVectorizer(analyzer=lambda t: ngrams(t, orders), sublinear_tf=True, min_df=min_df) for _ in streams]
-        x = hstack([v.fit_transform(s) for v, s in zip(vecs, streams)]).tocsr()
+        blocks = [v.fit_transform(s) for v, s in zip(vecs, streams)]
+        rate = None
+        if durations is not None and rate_scale > 0:
+            r = speaking_rates(streams, durations)
+            rate = RateColumns.fit(r, rate_scale)
+            blocks.append(csr_matrix(rate(r)))
+        x = hstack(blocks).tocsr()
         y = np.array([list(label_list).index(a) for a in labels])
         folds = min(5, len(set(groups)))
         search = GridSearchCV(LogisticRegression(max_iter=5000), {"C": list(C_GRID)}, cv=GroupKFold(folds))
@@ -85,10 +144,12 @@ class PhonotacticClassifier:
             coef[lr.classes_], intercept[lr.classes_] = lr.coef_, lr.intercept_
         vocabs = [{k: int(j) for k, j in v.vocabulary_.items()} for v in vecs]
         return cls(label_list, vocabs, [v.idf_ for v in vecs], coef, intercept, orders,
-                   float(search.best_params_["C"]))
+                   float(search.best_params_["C"]), rate)
 
-    def features(self, streams: Streams) -> np.ndarray:
+    def features(self, streams: Streams, durations: Optional[Sequence[float]] = None) -> np.ndarray:
         n = _check_streams(streams, self.num_streams)
+        if self.rate is not None and durations is None:
+            raise ValueError("this phonotactic model reads speaking rates: give the utterances' durations")
         blocks = []
         for texts, vocab, idf in zip(streams, self.vocabularies, self.idfs):
             x = np.zeros((n, len(idf)))
@@ -100,10 +161,12 @@ class PhonotacticClassifier:
             x *= idf
             norm = np.linalg.norm(x, axis=1, keepdims=True)  # TfidfVectorizer's l2 norm, per stream
             blocks.append(x / np.where(norm > 0, norm, 1.0))
+        if self.rate is not None:
+            blocks.append(self.rate(speaking_rates(streams, durations)))  # type: ignore[arg-type]
         return np.hstack(blocks)
 
-    def log_posteriors(self, streams: Streams) -> np.ndarray:
-        z = self.features(streams) @ self.coef.T + self.intercept
+    def log_posteriors(self, streams: Streams, durations: Optional[Sequence[float]] = None) -> np.ndarray:
+        z = self.features(streams, durations) @ self.coef.T + self.intercept
         z -= z.max(axis=1, keepdims=True)
         return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
 
@@ -113,13 +176,15 @@ class PhonotacticClassifier:
         write_text_atomic(Path(path), json.dumps({
             "labels": self.labels, "orders": list(self.orders), "C": self.c,
             "streams": [{"vocabulary": v, "idf": i.tolist()} for v, i in zip(self.vocabularies, self.idfs)],
-            "coef": self.coef.tolist(), "intercept": self.intercept.tolist()}))
+            "coef": self.coef.tolist(), "intercept": self.intercept.tolist(),
+            "rate": None if self.rate is None else self.rate.to_json()}))
 
     @classmethod
     def load(cls, path: Union[str, os.PathLike]) -> "PhonotacticClassifier":
         try:
             d = json.loads(Path(path).read_text(encoding="utf-8"))
             return cls(d["labels"], [x["vocabulary"] for x in d["streams"]], [np.array(x["idf"]) for x in d["streams"]],
-                       np.array(d["coef"]), np.array(d["intercept"]), tuple(d["orders"]), d.get("C"))
+                       np.array(d["coef"]), np.array(d["intercept"]), tuple(d["orders"]), d.get("C"),
+                       None if d.get("rate") is None else RateColumns.from_json(d["rate"]))
         except (OSError, ValueError, KeyError) as e:
             raise ValueError(f"{path}: not a phonotactic model ({e})") from None

@@ -13,9 +13,10 @@ from typing import List, Mapping, Sequence
 
 import numpy as np
 
-from accent.data.kaldi_dir import DataDirError, read_list, read_mapping, write_list, write_mapping, write_text_atomic
+from accent.data.kaldi_dir import (DataDirError, read_durations, read_list, read_mapping, write_list, write_mapping,
+                                   write_text_atomic)
 
-from .classifier import PhonotacticClassifier
+from .classifier import RATE_SCALE, PhonotacticClassifier
 
 log = logging.getLogger(__name__)
 
@@ -75,8 +76,10 @@ def read_phones(data_dir: Path, language_weights: Sequence[float]) -> List[dict]
 
 
 def train_phonotactic(train_dir: Path, exp_dir: Path, score_sets: Mapping[str, Path],
-                      language_weights: Sequence[float] = LANGUAGE_WEIGHTS) -> PhonotacticClassifier:
-    """Fit on ``train_dir`` (labels of utt2accent, speakers of utt2spk for the CV folds), write
+                      language_weights: Sequence[float] = LANGUAGE_WEIGHTS,
+                      rate_scale: float = RATE_SCALE) -> PhonotacticClassifier:
+    """Fit on ``train_dir`` (labels of utt2accent, speakers of utt2spk for the CV folds, durations of
+    utt2dur for the speaking rate unless ``rate_scale`` is 0), write
     ``exp_dir/{model.json,accents,results.json}`` and a decode directory per set of ``score_sets``."""
     from accent.evaluation.predictions import Decoded, write_decode_dir
 
@@ -86,8 +89,9 @@ def train_phonotactic(train_dir: Path, exp_dir: Path, score_sets: Mapping[str, P
     streams = read_phones(train_dir, language_weights)
     u2a, u2s = read_mapping(train_dir / "utt2accent"), read_mapping(train_dir / "utt2spk")
     utts = sorted(streams[0])
+    durations = read_durations(train_dir, utts) if rate_scale > 0 else None
     model = PhonotacticClassifier.fit([[st[u] for u in utts] for st in streams], [u2a[u] for u in utts],
-                                      [u2s[u] for u in utts], labels)
+                                      [u2s[u] for u in utts], labels, durations=durations, rate_scale=rate_scale)
     exp_dir.mkdir(parents=True, exist_ok=True)
     model.save(exp_dir / "model.json")
     write_list(exp_dir / "accents", labels)
@@ -98,7 +102,8 @@ def train_phonotactic(train_dir: Path, exp_dir: Path, score_sets: Mapping[str, P
         d = Path(d)
         set_streams = read_phones(d, language_weights)
         set_utts = sorted(set_streams[0])
-        lp = model.log_posteriors([[st[u] for u in set_utts] for st in set_streams])
+        lp = model.log_posteriors([[st[u] for u in set_utts] for st in set_streams],
+                                  read_durations(d, set_utts) if model.uses_durations else None)
         refs = None
         if (d / "utt2accent").is_file():
             a = read_mapping(d / "utt2accent")
@@ -110,7 +115,8 @@ def train_phonotactic(train_dir: Path, exp_dir: Path, score_sets: Mapping[str, P
             utt2spk={u: spk[u] for u in set_utts} if spk else None), source=str(exp_dir))
     write_text_atomic(exp_dir / "results.json", json.dumps({
         "task": "accent", "method": "phonotactic", "config": "phonotactic (pocketsphinx en-us phones, 1-3 gram LR)",
-        "language_weights": [float(w) for w in language_weights], "train_time_s": train_time,
+        "language_weights": [float(w) for w in language_weights], "rate_scale": float(rate_scale),
+        "train_time_s": train_time,
         "params": {"total": model.num_parameters, "trainable": model.num_parameters},
         "C": model.c}, indent=2) + "\n")
     (exp_dir / ".done").touch()

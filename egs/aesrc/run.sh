@@ -57,6 +57,7 @@ plots=true               # stage 6: t-SNE/PCA embedding plots (false: scores onl
 phonotactic=             # true: also the phonotactic system (pocketsphinx phones + n-gram LR), fused with
                          # each accent model in stage 6 (default: true with --preset real, else false)
 phone_lw="2 0.5"         # the phonotactic system's decodings: one per pocketsphinx language weight
+phone_rate=1             # weight of its speaking-rate columns (recognised phones per second; 0: none)
 train_opts=              # extra accent.bin.train options, e.g. "--device cpu --num-threads 1"
 score_opts=              # extra accent.bin.score options (stage 6), e.g. "--device cpu --max-embed-utts 1000"
 
@@ -270,13 +271,13 @@ if [ ${stage} -le 5 ] && [ ${stop_stage} -ge 5 ]; then
       echo "${settings}" > data/${x}/.phone_rec.done
     done
     phone_files=$(printf 'text.phone_rec_lw%g ' ${phone_lw})  # as decode_phones names them
-    settings="$(for x in ${phon_sets}; do for f in ${phone_files}; do fingerprint data/${x}/${f}; done; done)"
+    settings="$(for x in ${phon_sets}; do for f in ${phone_files} utt2dur; do fingerprint data/${x}/${f}; done; done) rate ${phone_rate}"
     if must_run exp/phonotactic/.done "${settings}"; then
       log "Stage 5: phonotactic accent classifier on ${phone_files}of data/${train_set} -> exp/phonotactic"
       phon_data=""; for x in ${phon_sets}; do [ ${x} != ${train_set} ] && phon_data="${phon_data} --data ${x}=data/${x}"; done
       $train_cmd exp/phonotactic/log/train.log \
         python -m accent.bin.train_phonotactic --train-data data/${train_set} --exp-dir exp/phonotactic \
-          --language-weights ${phone_lw} ${phon_data}
+          --language-weights ${phone_lw} --rate-scale ${phone_rate} ${phon_data}
       echo "${settings}" > exp/phonotactic/.done
     fi
   fi
