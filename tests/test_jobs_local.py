@@ -34,6 +34,14 @@ def _env() -> Dict[str, str]:
     return env
 
 
+def _default_stop_signals() -> None:
+    """preexec_fn: the stop signals at their defaults, as in a terminal. A suite started under
+    nohup or in a shell's background inherits SIGHUP or SIGINT ignored, and the runner rightly
+    keeps an ignored signal ignored, which would fail the tests that send it."""
+    for signum in (signal.SIGHUP, signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, signal.SIG_DFL)
+
+
 def run_pl(
     args: Sequence[str], cwd: Path, run_pl: Path = RUN_PL, timeout: float = 30
 ) -> subprocess.CompletedProcess:
@@ -337,6 +345,7 @@ def test_signal_kills_running_tasks(tmp_path: Path, signum: int) -> None:
     proc = subprocess.Popen(
         [str(RUN_PL), "--max-jobs-run", "2", "JOB=1:3", "log/k.JOB.log", cmd],
         cwd=tmp_path, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=_default_stop_signals,
     )
     try:
         pid_files = [tmp_path / "pid.1", tmp_path / "pid.2"]
@@ -344,7 +353,7 @@ def test_signal_kills_running_tasks(tmp_path: Path, signum: int) -> None:
         pids = [int(p.read_text()) for p in pid_files]
         assert all(process_alive(pid) for pid in pids)
         proc.send_signal(signum)
-        _, stderr = proc.communicate(timeout=60)  # generous: a loaded machine is slow, a hang is not
+        _, stderr = proc.communicate(timeout=15)
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -365,6 +374,7 @@ def _start_tasks_leaving_grandchildren(tmp_path: Path, argv_prefix: Sequence[str
         [*argv_prefix, str(RUN_PL), "JOB=1:2", "log/k.JOB.log", cmd],
         cwd=tmp_path, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         start_new_session=True,  # its own process group, as a recipe started from a terminal
+        preexec_fn=_default_stop_signals,
     )
     pid_files = [tmp_path / "pid.1", tmp_path / "pid.2"]
     assert wait_for(lambda: all(p.exists() and p.read_text().strip() for p in pid_files), 10)
@@ -380,7 +390,7 @@ def test_sigkill_of_the_runner_and_its_group_stops_its_tasks(tmp_path: Path) -> 
     proc, pids = _start_tasks_leaving_grandchildren(tmp_path)
     try:
         os.killpg(proc.pid, signal.SIGKILL)
-        proc.communicate(timeout=60)  # generous: a loaded machine is slow, a hang is not
+        proc.communicate(timeout=15)
         assert wait_for(lambda: not any(process_alive(pid) for pid in pids), 10)
     finally:
         for pid in pids:
@@ -399,7 +409,7 @@ def test_runner_stops_its_tasks_when_the_script_that_started_it_dies(tmp_path: P
     proc, pids = _start_tasks_leaving_grandchildren(tmp_path, [str(script)])
     try:
         os.kill(proc.pid, signal.SIGKILL)  # the script only, not its group
-        proc.communicate(timeout=60)  # generous: a loaded machine is slow, a hang is not
+        proc.communicate(timeout=15)
         assert wait_for(lambda: not any(process_alive(pid) for pid in pids), 10)
     finally:
         for pid in pids:
