@@ -54,8 +54,7 @@ def cross_validate(utts: Sequence[str], streams: Sequence[Sequence[str]], utt2ac
             model = PhonotacticClassifier.fit([[s[i] for i in tr] for s in streams], [labels[i] for i in tr],
                                               [speakers[i] for i in tr], label_list,
                                               durations=_subset(durations, tr), rate_scale=rate_scale)
-            lp[te] = model.log_posteriors([[s[i] for i in te] for s in streams],
-                                          _subset(durations, te) if model.uses_durations else None)
+            lp[te] = model.log_posteriors([[s[i] for i in te] for s in streams], _subset(durations, te))
         score = score_with_speakers(utts, labels, [label_list[int(k)] for k in lp.argmax(1)], label_list, lp, utt2spk)
         result.segment.append(score.accuracy)
         result.speaker.append(score.speakers.accuracy)
