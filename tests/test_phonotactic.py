@@ -261,3 +261,30 @@ def test_cross_validation_keeps_speakers_apart_and_ranks_decodings(tmp_path):
     assert "60 utterances, 20 speakers" in out
     seg = {k: float(v.split(" | ")[1].split(" ±")[0]) for k, v in rows.items()}
     assert seg["2, rate 0"] < 75 and seg["2, rate 1"] > 90 and seg["2 + 0.5, rate 0"] > 90
+
+
+def test_a_speaker_is_scored_on_its_pooled_counts(tmp_path):
+    """Each speaker's score is the log-posterior of its utterances' added-up counts and seconds,
+    once per utterance: a unigram model scores a pooled speaker as it scores the one utterance of
+    all its phones and seconds, and a one-utterance speaker as that utterance."""
+    rng = np.random.default_rng(5)
+    texts, labels, groups, durs = [], [], [], []
+    for acc, marker in (("US", "R"), ("ES", "EH")):
+        for spk in range(10):
+            for _ in range(6):
+                phones = list(rng.choice(["AH", "T", "S", "N", "IY", "K"], size=6))
+                if rng.random() < 0.5:
+                    phones[rng.integers(6)] = marker
+                texts.append(" ".join(phones))
+                labels.append(acc)
+                groups.append(f"{acc}-{spk}")
+                durs.append(float(rng.uniform(0.5, 1.0)))
+    unigram = PhonotacticClassifier.fit([texts], labels, groups, ["US", "ES"], orders=(1, 1), durations=durs)
+    members = [i for i, g in enumerate(groups) if g == "US-0"]
+    scores = unigram.speaker_scores([texts], groups, durs)
+    assert sorted(scores) == sorted(set(groups))
+    joined = unigram.log_posteriors([[" ".join(texts[i] for i in members)]], [sum(durs[i] for i in members)])
+    np.testing.assert_allclose(scores["US-0"], len(members) * joined[0], rtol=1e-9)
+    one = unigram.speaker_scores([texts[:1]], ["x"], durs[:1])
+    np.testing.assert_allclose(one["x"], unigram.log_posteriors([texts[:1]], durs[:1])[0], rtol=1e-9)
+

@@ -178,3 +178,30 @@ def test_predictions_keep_tiny_posteriors_and_speakers_sum_log_posteriors(tmp_pa
     assert "| dev | spk  | 2 |" in summary_markdown({"dev": decode_scores(out)}, "x")
     with pytest.raises(ValueError, match="a has utterances labelled UK, US"):
         g.refs(["US", "UK", "UK"], "utt2spk")
+
+
+def test_a_systems_own_speaker_scores_decide_its_speakers(tmp_path: Path) -> None:
+    """A decode directory with speaker_scores.tsv (the phonotactic system's pooled counts) is scored
+    per speaker on them, not on the summed log-posteriors; the file round-trips, a stale one goes
+    when the system has none, and groups or columns that do not match are refused by name."""
+    from accent.evaluation.aggregate import GROUP_SCORES, group_decisions, read_group_scores
+
+    labels = ["US", "UK"]
+    logp = np.log(np.array([[0.9, 0.1], [0.8, 0.2], [0.3, 0.7]]))  # summed: speaker a is US
+    own = {"a": np.array([-3.0, -0.1]), "b": np.array([-2.0, -0.2])}  # its own: a is UK
+    d = Decoded(utts=["a-1", "a-2", "b-1"], refs=["UK", "UK", "UK"], hyps=["US", "US", "UK"],
+                posteriors=np.exp(logp), embeddings=None, labels=labels, log_posteriors=logp,
+                utt2spk={"a-1": "a", "a-2": "a", "b-1": "b"}, speaker_scores=own)
+    out = tmp_path / "decode_dev"
+    write_decode_dir(out, "dev", d)
+    back = read_group_scores(out / GROUP_SCORES, labels)
+    assert sorted(back) == ["a", "b"] and np.allclose(back["a"], own["a"])
+    s = decode_scores(out)
+    assert s.accuracy == pytest.approx(1 / 3) and s.speakers.accuracy == 1.0
+    write_decode_dir(out, "dev", Decoded(**{**d.__dict__, "speaker_scores": None}))
+    assert not (out / GROUP_SCORES).exists() and decode_scores(out).speakers.accuracy == 0.5
+    with pytest.raises(ValueError, match="group scores and the groups.*'c'"):
+        group_decisions(d.utts, logp, d.utt2spk, labels, group_scores={**own, "c": np.zeros(2)})
+    (out / GROUP_SCORES).write_text("spk\tlogp_US\tlogp_XX\na\t0\t0\n")
+    with pytest.raises(ValueError, match="speaker_scores.tsv: not a speaker-score file"):
+        decode_scores(out)

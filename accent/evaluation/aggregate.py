@@ -6,13 +6,20 @@ their posteriors), the usual speaker-level decision of language and accent ID.  
 posteriors are those sums renormalised (a softmax).  Stage 6 (per-speaker accuracy through
 ``utt2spk``) and ``accent-id --utt2spk`` both use :func:`group_decisions`.
 
+A system that scores a group's utterances together gives its own *group scores* instead, on the
+same scale: the phonotactic system classifies a speaker's pooled phone n-gram counts, and counts the
+pooled document's log-posterior once per utterance it pools (as a sum would), so that a fusion
+weighs it against the other systems' sums as it weighs their utterances.  A decode directory keeps
+them in ``speaker_scores.tsv`` (:func:`write_group_scores`).
+
 Numpy only: ``accent-id`` imports it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, List, Mapping, Sequence
+from pathlib import Path
+from typing import Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
 
@@ -54,9 +61,12 @@ class GroupDecisions:
 
 
 def group_decisions(utts: Sequence[str], log_post: np.ndarray, utt2group: Mapping[str, str],
-                    labels: Sequence[str], where: str = "utt2spk") -> GroupDecisions:
+                    labels: Sequence[str], where: str = "utt2spk",
+                    group_scores: Optional[Mapping[str, np.ndarray]] = None) -> GroupDecisions:
     """Sum the ``(N, K)`` log-posteriors of ``utts`` per group of ``utt2group``; every utterance
-    needs a group (``where`` names the mapping in the error)."""
+    needs a group (``where`` names the mapping in the error).  ``group_scores``: the system's own
+    score of each group (columns ``labels``), used instead of the sums; it must cover exactly the
+    groups of ``utts``."""
     log_post = np.asarray(log_post, dtype=np.float64)
     if log_post.shape != (len(utts), len(labels)):
         raise ValueError(f"{len(utts)} utterances and {len(labels)} labels but log-posteriors of shape "
@@ -70,6 +80,42 @@ def group_decisions(utts: Sequence[str], log_post: np.ndarray, utt2group: Mappin
         index.setdefault(utt2group[u], []).append(i)
     groups = sorted(index, key=lambda g: g.encode("utf-8"))
     members = [index[g] for g in groups]
-    summed = np.stack([log_post[idx].sum(axis=0) for idx in members]) if groups else np.zeros((0, len(labels)))
+    if group_scores is not None:
+        other = sorted(set(group_scores) ^ set(groups))
+        if other:
+            raise ValueError(f"{where}: the group scores and the groups of the utterances differ "
+                             f"({len(other)} groups, e.g. {other[0]!r})")
+        summed = np.array([np.asarray(group_scores[g], dtype=np.float64) for g in groups]).reshape(len(groups), len(labels))
+    else:
+        summed = np.stack([log_post[idx].sum(axis=0) for idx in members]) if groups else np.zeros((0, len(labels)))
     return GroupDecisions(groups, members, summed, list(labels), [labels[int(k)] for k in summed.argmax(axis=1)])
 
+
+
+GROUP_SCORES = "speaker_scores.tsv"  # a decode directory's own per-speaker scores, where a system has them
+
+
+def write_group_scores(path: Path, scores: Mapping[str, np.ndarray], labels: Sequence[str]) -> None:
+    """``spk <score per label>`` lines (tab-separated, ``logp_<label>`` header, 8 significant digits)."""
+    from accent.data.kaldi_dir import write_text_atomic
+
+    lines = ["\t".join(["spk", *("logp_" + lab for lab in labels)])]
+    lines += ["\t".join([g, *(f"{x:.8g}" for x in scores[g])]) for g in sorted(scores, key=lambda g: g.encode("utf-8"))]
+    write_text_atomic(Path(path), "\n".join(lines) + "\n")
+
+
+def read_group_scores(path: Path, labels: Sequence[str]) -> Dict[str, np.ndarray]:
+    """The scores of :func:`write_group_scores`, whose columns must be ``labels``."""
+    rows = [line.rstrip("\n").split("\t") for line in Path(path).read_text(encoding="utf-8").splitlines()]
+    header = ["spk", *("logp_" + lab for lab in labels)]
+    if not rows or rows[0] != header:
+        raise ValueError(f"{path}: not a speaker-score file with the columns {' '.join(header)}")
+    out = {}
+    for n, r in enumerate(rows[1:], start=2):
+        if len(r) != len(header):
+            raise ValueError(f"{path}: line {n} has {len(r)} fields, the header {len(header)}")
+        try:
+            out[r[0]] = np.array([float(x) for x in r[1:]])
+        except ValueError:
+            raise ValueError(f"{path}: line {n}: a score that is not a number") from None
+    return out

@@ -10,8 +10,9 @@ set's ``wav.scp`` instead of its ``feats.scp`` (:class:`accent.dataset.waveform.
 ``predictions.tsv`` (natural-log posteriors,
 ``logp_<label>`` columns, 8 significant digits: sums over a speaker's utterances stay exact where
 rounded probabilities would be 0), the Kaldi ``embeddings.ark/scp`` and the set's ``utt2spk`` are
-the outputs of a decode directory; the scores, per utterance and per speaker, are computed from
-them (see :mod:`accent.evaluation.scoring`).
+the outputs of a decode directory, with ``speaker_scores.tsv`` for a system that scores a
+speaker's utterances together (the phonotactic system); the scores, per utterance and per speaker,
+are computed from them (see :mod:`accent.evaluation.scoring`).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from accent.dataset.waveform import WaveformDataset, takes_waveform
 from accent.features.fbank import FbankConfig
 from accent.features.frontend import check_same_frontend, recorded_frontend
 
+from .aggregate import GROUP_SCORES, read_group_scores, write_group_scores
 from .subsample import subsample
 
 log = logging.getLogger(__name__)
@@ -53,6 +55,8 @@ class Decoded:
     labels: List[str]                # the model's labels (posterior columns)
     log_posteriors: Optional[np.ndarray] = None   # (N, num_labels); None: log of ``posteriors``
     utt2spk: Optional[Dict[str, str]] = None      # of the decoded utterances (None: the set has none)
+    # a system's own per-speaker scores (aggregate.group_decisions); None: the summed log-posteriors
+    speaker_scores: Optional[Dict[str, np.ndarray]] = None
 
     def log_post(self) -> np.ndarray:
         from .aggregate import log_posteriors
@@ -273,7 +277,19 @@ def decode_scores(out_dir: Path):
         return None
     spk = out_dir / "utt2spk"
     utt2spk = read_mapping(spk) if spk.is_file() else None
-    return score_with_speakers(p.utts, p.refs, p.hyps, p.labels, p.log_posteriors, utt2spk, str(spk))
+    return score_with_speakers(p.utts, p.refs, p.hyps, p.labels, p.log_posteriors, utt2spk, str(spk),
+                               read_speaker_scores(out_dir, p.labels))
+
+
+def read_speaker_scores(out_dir: Path, labels: Sequence[str]) -> Optional[Dict[str, np.ndarray]]:
+    """A decode directory's own per-speaker scores (``speaker_scores.tsv``), None where it has none."""
+    path = Path(out_dir) / GROUP_SCORES
+    if not path.is_file():
+        return None
+    try:
+        return read_group_scores(path, labels)
+    except ValueError as e:
+        raise DataDirError(str(e)) from None
 
 
 def write_decode_dir(out_dir: Path, name: str, d: Decoded, source: str = "") -> None:
@@ -289,9 +305,15 @@ def write_decode_dir(out_dir: Path, name: str, d: Decoded, source: str = "") -> 
         write_mapping(out_dir / "utt2spk", d.utt2spk)
     elif (out_dir / "utt2spk").exists():
         (out_dir / "utt2spk").unlink()
+    if d.speaker_scores is not None:
+        if d.utt2spk is None:
+            raise ValueError(f"{out_dir}: speaker scores without an utt2spk")
+        write_group_scores(out_dir / GROUP_SCORES, d.speaker_scores, d.labels)
+    elif (out_dir / GROUP_SCORES).exists():
+        (out_dir / GROUP_SCORES).unlink()
     if d.refs is not None:
         s = score_with_speakers(d.utts, d.refs, d.hyps, d.labels, d.log_post(), d.utt2spk,
-                                str(out_dir / "utt2spk"))
+                                str(out_dir / "utt2spk"), d.speaker_scores)
         write_set_results(out_dir, name, s, source)
         plot_confusion(s, out_dir / "confusion.png", f"{source or name}\n{name}: accuracy {100 * s.accuracy:.2f}%, "
                                                      f"macro {100 * s.macro:.2f}%")

@@ -8,7 +8,8 @@
 * The confusion matrix (rows: reference, columns: prediction) over the model's labels plus any other
   label seen, in the same order.
 * The same scores per speaker (``utt2spk``): one decision per speaker from the summed
-  log-posteriors of its utterances (:mod:`accent.evaluation.aggregate`).
+  log-posteriors of its utterances, or from the system's own speaker scores where it has them
+  (the phonotactic system's pooled phone counts; :mod:`accent.evaluation.aggregate`).
 
 Pure functions; the text and file renderings are at the end.
 """
@@ -75,14 +76,15 @@ def score(refs: Sequence[str], hyps: Sequence[str], labels: Optional[Sequence[st
 
 def score_with_speakers(utts: Sequence[str], refs: Sequence[str], hyps: Sequence[str], labels: Sequence[str],
                         log_posteriors: Optional[np.ndarray] = None, utt2spk: Optional[Mapping[str, str]] = None,
-                        where: str = "utt2spk") -> Score:
+                        where: str = "utt2spk", speaker_scores: Optional[Mapping[str, np.ndarray]] = None) -> Score:
     """:func:`score` per utterance, with ``.speakers`` the per-speaker score when ``utt2spk`` and
-    the log-posteriors (columns: ``labels``) are given."""
+    the log-posteriors (columns: ``labels``) are given; ``speaker_scores``: the system's own score
+    of each speaker, decided on instead of the summed log-posteriors."""
     s = score(refs, hyps, labels)
     if utt2spk is not None and log_posteriors is not None:
         from .aggregate import group_decisions
 
-        g = group_decisions(utts, log_posteriors, utt2spk, labels, where)
+        g = group_decisions(utts, log_posteriors, utt2spk, labels, where, speaker_scores)
         s.speakers = score(g.refs(refs, where), g.hyps, labels)
     return s
 
@@ -133,7 +135,8 @@ def summary_markdown(scores: Mapping[str, Score], title: str, checkpoint: str = 
     ckpt = f"Checkpoint: `{checkpoint}`.\n\n" if checkpoint else ""
     return (f"# {title}\n\n{ckpt}Accuracy (%) per accent (AESRC order), over all utterances or speakers (acc) "
             "and the mean over accents (macro); unit `utt`: one decision per utterance, `spk`: one per speaker "
-            "(utt2spk), from the summed log-posteriors of its utterances.\n\n"
+            "(utt2spk), from the summed log-posteriors of its utterances (the phonotactic system and fusions with "
+            "it: their own speaker scores, speaker_scores.tsv).\n\n"
             + markdown_table(header, summary_rows(scores), left=2))
 
 
@@ -177,7 +180,7 @@ def set_markdown(name: str, s: Score, source: str = "") -> str:
         rows.append(["total", str(k.utterances), str(sum(k.correct.values())), pct(k.accuracy)])
         rows.append(["macro", "", "", pct(k.macro)])
         out += ("\n## per speaker\n\nOne decision per speaker (utt2spk): the summed log-posteriors of its "
-                "utterances.\n\n" + markdown_table(["accent", "spks", "correct", "acc (%)"], rows)
+                "utterances, or the system's own speaker scores (speaker_scores.tsv) where it has them.\n\n" + markdown_table(["accent", "spks", "correct", "acc (%)"], rows)
                 + "\n```\n" + confusion_text(k).replace("(utterances)", "(speakers)")
                 .replace("of its utterances", "of its speakers") + "```\n")
     return out

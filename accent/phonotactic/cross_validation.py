@@ -38,7 +38,7 @@ def cross_validate(utts: Sequence[str], streams: Sequence[Sequence[str]], utt2ac
                    durations: Optional[Sequence[float]] = None, rate_scale: float = RATE_SCALE) -> CvResult:
     """Per repeat, every utterance is scored by a classifier fitted on the other folds' speakers
     (its own C chosen by an inner speaker-grouped CV), and scored as stage 6 scores: per utterance,
-    and per speaker from its utterances' summed log-posteriors.  ``durations`` (per utterance) add
+    and per speaker from its utterances' pooled counts.  ``durations`` (per utterance) add
     the speaking rate, weighted ``rate_scale``."""
     from accent.evaluation.scoring import score_with_speakers
 
@@ -49,13 +49,17 @@ def cross_validate(utts: Sequence[str], streams: Sequence[Sequence[str]], utt2ac
     for r in range(repeats):
         fold = speaker_folds(speakers, folds, r)
         lp = np.zeros((len(utts), len(label_list)))
+        speaker_scores: Dict[str, np.ndarray] = {}
         for k in range(folds):
             tr, te = np.flatnonzero(fold != k), np.flatnonzero(fold == k)
             model = PhonotacticClassifier.fit([[s[i] for i in tr] for s in streams], [labels[i] for i in tr],
                                               [speakers[i] for i in tr], label_list,
                                               durations=_subset(durations, tr), rate_scale=rate_scale)
-            lp[te] = model.log_posteriors([[s[i] for i in te] for s in streams], _subset(durations, te))
-        score = score_with_speakers(utts, labels, [label_list[int(k)] for k in lp.argmax(1)], label_list, lp, utt2spk)
+            te_streams = [[s[i] for i in te] for s in streams]
+            lp[te] = model.log_posteriors(te_streams, _subset(durations, te))
+            speaker_scores.update(model.speaker_scores(te_streams, [speakers[i] for i in te], _subset(durations, te)))
+        score = score_with_speakers(utts, labels, [label_list[int(k)] for k in lp.argmax(1)], label_list, lp, utt2spk,
+                                    speaker_scores=speaker_scores)
         result.segment.append(score.accuracy)
         result.speaker.append(score.speakers.accuracy)
     return result

@@ -1,6 +1,7 @@
 """The phonotactic system as a recipe experiment: phone strings of data dirs (one
 ``text.phone_rec_lw<W>`` per language weight W), a classifier trained on the training set, decode
-directories like any accent model's."""
+directories like any accent model's, with each speaker scored on its pooled phone counts
+(``speaker_scores.tsv``)."""
 
 from __future__ import annotations
 
@@ -102,17 +103,25 @@ def train_phonotactic(train_dir: Path, exp_dir: Path, score_sets: Mapping[str, P
         d = Path(d)
         set_streams = read_phones(d, language_weights)
         set_utts = sorted(set_streams[0])
-        lp = model.log_posteriors([[st[u] for u in set_utts] for st in set_streams],
-                                  read_durations(d, set_utts) if model.uses_durations else None)
+        texts = [[st[u] for u in set_utts] for st in set_streams]
+        set_durations = read_durations(d, set_utts) if model.uses_durations else None
+        lp = model.log_posteriors(texts, set_durations)
         refs = None
         if (d / "utt2accent").is_file():
             a = read_mapping(d / "utt2accent")
             refs = [a[u] for u in set_utts]
-        spk = read_mapping(d / "utt2spk") if (d / "utt2spk").is_file() else None
+        utt2spk = speaker_scores = None
+        if (d / "utt2spk").is_file():
+            spk = read_mapping(d / "utt2spk")
+            missing = [u for u in set_utts if u not in spk]
+            if missing:
+                raise DataDirError(f"{d / 'utt2spk'}: no entry for {missing[0]} ({len(missing)} utterances)")
+            utt2spk = {u: spk[u] for u in set_utts}
+            speaker_scores = model.speaker_scores(texts, [utt2spk[u] for u in set_utts], set_durations)
         write_decode_dir(exp_dir / f"decode_{name}", name, Decoded(
             utts=set_utts, refs=refs, hyps=[labels[int(k)] for k in lp.argmax(1)], posteriors=np.exp(lp),
-            embeddings=None, labels=labels, log_posteriors=lp,
-            utt2spk={u: spk[u] for u in set_utts} if spk else None), source=str(exp_dir))
+            embeddings=None, labels=labels, log_posteriors=lp, utt2spk=utt2spk, speaker_scores=speaker_scores),
+            source=str(exp_dir))
     write_text_atomic(exp_dir / "results.json", json.dumps({
         "task": "accent", "method": "phonotactic", "config": "phonotactic (pocketsphinx en-us phones, 1-3 gram LR)",
         "language_weights": [float(w) for w in language_weights], "rate_scale": float(rate_scale),
