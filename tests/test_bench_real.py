@@ -74,7 +74,7 @@ def test_benchmark_runs_the_recipe_on_held_out_speakers(tmp_path):
     second = tmp_path / "ecapa_b.yaml"
     second.write_text(f"base: {default_egs() / 'conf/real/ecapa_c128.yaml'}\nmodel.head.label_smoothing: 0.0\n")
     text = benchmark(root, ["conf/real/ecapa_c128.yaml", str(second)], [0], tmp_path / "work", default_egs(),
-                     per_accent=1, train_opts=tiny)
+                     per_accent=1, train_opts=tiny, refit=True)
     seed = tmp_path / "work" / "seed0"
     test_spk = set(read_mapping(seed / "data" / "test" / "utt2spk").values())
     dev_spk = set(read_mapping(seed / "data" / "dev" / "utt2spk").values())
@@ -86,9 +86,15 @@ def test_benchmark_runs_the_recipe_on_held_out_speakers(tmp_path):
     assert not (seed / "downloads").exists()
     rows = json.loads((tmp_path / "work" / "bench_real.json").read_text())["rows"]
     assert [r["system"] for r in rows] == ["pooled log-mel + LR", "phonotactic", "real_ecapa_c128", "ecapa_b",
-                                           "real_ecapa_c128_prlm_fusion", "ecapa_b_prlm_fusion", "fusion"]
+                                           "real_ecapa_c128_prlm_fusion", "ecapa_b_prlm_fusion", "fusion",
+                                           "phonotactic_refit", "real_ecapa_c128_refit", "ecapa_b_refit",
+                                           "real_ecapa_c128_refit_prlm_fusion", "ecapa_b_refit_prlm_fusion",
+                                           "fusion_refit"]
     for r in rows:
-        for key in ("dev seg", "dev spk", "test seg", "test spk"):
+        refitted = r["system"].endswith(("_refit", "_refit_prlm_fusion"))
+        # a refitted system trained on the dev speakers: scored on test only
+        assert refitted == ("dev seg" not in r["values"])
+        for key in ("test seg", "test spk") if refitted else ("dev seg", "dev spk", "test seg", "test spk"):
             assert len(r["values"][key]) == 1 and 0.0 <= r["values"][key][0] <= 100.0
     assert rows[2]["params"] > 0 and 0 < rows[2]["minutes"][0] < 10
     assert "real_ecapa_c128_prlm_fusion" in text and "test spk" in text
@@ -105,3 +111,15 @@ def test_benchmark_runs_the_recipe_on_held_out_speakers(tmp_path):
     every = json.loads((seed / "exp" / "fusion" / "results.json").read_text())
     assert [Path(s).name for s in every["systems"]] == ["real_ecapa_c128", "ecapa_b", "phonotactic"]
     assert len(every["weights"]) == 3 and every["weights_chosen_on"] == "dev"
+    # the refit: every train speaker, dev's too; the dev-split fusions' weights
+    refit_spk = set(read_mapping(seed / "data" / "train_dev" / "utt2spk").values())
+    assert refit_spk == train_spk | dev_spk
+    assert (seed / "exp" / "real_ecapa_c128_refit" / "avg_4.pt").is_file()
+    assert not (seed / "exp" / "real_ecapa_c128_refit" / "decode_dev_avg_4").exists()
+    for refitted, chosen in (("real_ecapa_c128_refit_prlm_fusion", "real_ecapa_c128_prlm_fusion"),
+                             ("fusion_refit", "fusion")):
+        r = json.loads((seed / "exp" / refitted / "results.json").read_text())
+        c = json.loads((seed / "exp" / chosen / "results.json").read_text())
+        assert r["weights"] == c["weights"] and r["weights_chosen_on"] == f"dev of exp/{chosen}"
+    assert (seed / "exp" / "phonotactic_refit" / "decode_test" / "speaker_scores.tsv").is_file()
+    assert "| real_ecapa_c128_refit_prlm_fusion |" in (seed / "RESULTS.md").read_text()

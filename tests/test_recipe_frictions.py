@@ -124,6 +124,9 @@ def test_presets(recipe) -> None:
     real = recipe / "conf" / "real"
     r = run_recipe(recipe, *common, "--preset", "real")
     assert r.returncode == 0 and "1 accent config(s) (stage 5): conf/real/ecapa_c128.yaml" in r.stdout + r.stderr
+    assert "--refit true: each accent config trains twice" in r.stdout + r.stderr  # the preset's default
+    r = run_recipe(recipe, *common, "--preset", "real", "--refit", "false")
+    assert r.returncode == 0 and "--refit true" not in r.stdout + r.stderr
     for shipped in real.glob("*.yaml"):  # the copy's: an empty conf/real/
         shipped.unlink()
     r = run_recipe(recipe, *common[:-4], "--preset", "real", "--stop-stage", "4")

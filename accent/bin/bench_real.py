@@ -28,6 +28,8 @@ def main() -> None:
     p.add_argument("--jobs", type=int, default=1, help="seeds run at once (each training job uses --train-threads)")
     p.add_argument("--run-opts", default="", help="more run.sh options, e.g. '--fbank-config conf/fbank_real.yaml'")
     p.add_argument("--train-opts", default="", help="more accent.bin.train options, e.g. '--override train.epochs=4'")
+    p.add_argument("--no-refit", dest="refit", action="store_false",
+                   help="leave out the final systems trained on all train speakers (run.sh --refit false)")
     args = p.parse_args()
     if not args.root.is_dir():
         print(f"bench_real: {args.root} does not exist; nothing measured (the benchmark needs a real corpus, "
@@ -36,7 +38,7 @@ def main() -> None:
     from accent.evaluation.real_benchmark import benchmark, default_egs
 
     print(benchmark(args.root, args.configs, args.seeds, args.work_dir.resolve(), default_egs(),
-                    args.dev_per_accent, args.jobs, shlex.split(args.run_opts), args.train_opts))
+                    args.dev_per_accent, args.jobs, shlex.split(args.run_opts), args.train_opts, args.refit))
 
 
 if __name__ == "__main__":

@@ -8,12 +8,16 @@ path.sh/cmd.sh link to ``egs/aesrc``):
    are chosen on it, never on the test speakers;
 2. ``run.sh --stage 1 --stop-stage 6`` with that dev list, the root's test speakers as
    ``--aesrc-test-spk-list``, the configs as ``--accent-configs`` and ``--seed`` for training;
-   stage 6 scores dev and test per segment and per speaker (summed log-posteriors);
+   stage 6 scores dev and test per segment and per speaker (summed log-posteriors; the
+   phonotactic system's own pooled-count speaker scores);
 3. the pooled log-mel + logistic regression floor on the same split (C chosen by
    speaker-grouped cross-validation on the training speakers).
 
 With ``--phonotactic true`` in the run options (the default of ``--preset real``), the phonotactic
-system and its fusion with each config get rows too.
+system and its fusion with each config get rows too.  With ``refit`` (run.sh ``--refit true``), the
+final systems are trained again on all the train speakers (the dev split's too) and fused with the
+weights the dev-split systems chose: their rows (``*_refit``) have test columns only, and they are
+what a user of the recipe would ship.
 
 The table gives mean ± sd over the seeds of per-segment and per-speaker accuracy on dev and test,
 training minutes (train + dev passes, from ``results.json``) and parameters.
@@ -109,12 +113,16 @@ def run_seed(root: Path, egs: Path, work: Path, configs: Sequence[str], seed: in
 
 def collect(seed_dirs: Sequence[Path], configs: Sequence[str]) -> List[Row]:
     """One row per system over the seeds' recipe directories: the linear floor, the phonotactic
-    system (when trained), each config, each config fused with the phonotactic system, and (with
-    several configs) all of them fused."""
+    system (when trained), each config, each config fused with the phonotactic system, (with
+    several configs) all of them fused, and the same again refitted (``<name>_refit``: test only)."""
     from accent.utils.naming import experiment_name
 
-    names = [experiment_name(c) for c in configs]
-    names = ["phonotactic"] + names + [f"{n}_prlm_fusion" for n in names] + (["fusion"] if len(names) > 1 else [])
+    base = [experiment_name(c) for c in configs]
+    names: List[str] = []
+    for tag in ("", "_refit"):  # the dev-split systems, then (run.sh --refit true) the refitted ones
+        systems = [f"{n}{tag}" for n in base]
+        names += ([f"phonotactic{tag}"] + systems + [f"{n}_prlm_fusion" for n in systems]
+                  + ([f"fusion{tag}"] if len(systems) > 1 else []))
     rows = {"lr": Row("pooled log-mel + LR"), **{n: Row(n) for n in names}}
     for d in seed_dirs:
         for n in names:
@@ -154,14 +162,19 @@ def table(rows: Sequence[Row], seeds: Sequence[int]) -> str:
         lines.append("| " + " | ".join([r.system, params, minutes, *(mean_sd(r.values.get(c, [])) for c in COLUMNS)])
                      + " |")
     return (f"Accuracy % (mean ± sd over seeds {', '.join(map(str, seeds))}); seg = per segment, spk = per speaker "
-            "(summed log-posteriors); dev = a seeded split of the train speakers, test = the held-out speakers.\n\n"
+            "(summed log-posteriors, or the phonotactic system's pooled counts); dev = a seeded split of the "
+            "train speakers, test = the held-out speakers.\n\n"
             + "\n".join(lines) + "\n")
 
 
 def benchmark(root: Path, configs: Sequence[str], seeds: Sequence[int], work: Path, egs: Path,
-              per_accent: int = 6, jobs: int = 1, run_opts: Sequence[str] = (), train_opts: str = "") -> str:
-    """Run every seed (``jobs`` at a time), write ``<work>/bench_real.{md,json}``, return the table."""
+              per_accent: int = 6, jobs: int = 1, run_opts: Sequence[str] = (), train_opts: str = "",
+              refit: bool = True) -> str:
+    """Run every seed (``jobs`` at a time), write ``<work>/bench_real.{md,json}``, return the table.
+    ``refit``: run.sh ``--refit true`` (``--preset real``'s default), the final systems trained again
+    on all train speakers."""
     root, work = Path(root), Path(work)
+    run_opts = ["--refit", "true" if refit else "false", *run_opts]
     if not (root / "lists" / "test_spk.txt").is_file():
         raise FileNotFoundError(f"{root}/lists/test_spk.txt: not found; the benchmark needs an AESRC-layout root "
                                 "with lists/{train,test}_spk.txt (e.g. ../shared/saa_dev's make_layout.py output)")

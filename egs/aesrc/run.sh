@@ -58,6 +58,9 @@ phonotactic=             # true: also the phonotactic system (pocketsphinx phone
                          # each accent model in stage 6 (default: true with --preset real, else false)
 phone_lw="2 0.5"         # the phonotactic system's decodings: one per pocketsphinx language weight
 phone_rate=1             # weight of its speaking-rate columns (recognised phones per second; 0: none)
+refit=                   # true: the final systems trained again on every labelled speaker (data/<train_set> + dev):
+                         # exp/<name>_refit, exp/phonotactic_refit, scored on test, fused with the dev-chosen weights
+                         # (default: true with --preset real, else false)
 train_opts=              # extra accent.bin.train options, e.g. "--device cpu --num-threads 1"
 score_opts=              # extra accent.bin.score options (stage 6), e.g. "--device cpu --max-embed-utts 1000"
 
@@ -119,6 +122,7 @@ case ${preset} in
 esac
 config_list() { case "$1" in default) echo "$2" ;; none) echo "" ;; *) echo "$1" ;; esac; }
 [ -z "${phonotactic}" ] && { [ "${preset}" = real ] && phonotactic=true || phonotactic=false; }
+[ -z "${refit}" ] && { [ "${preset}" = real ] && refit=true || refit=false; }
 preset_lists=false; [ "${accent_configs}" = default ] && preset_lists=true
 asr_config=$(config_list "${asr_config}" "${preset_asr}")
 asr_finetune_config=$(config_list "${asr_finetune_config}" "${preset_ft}")
@@ -147,6 +151,9 @@ ${use_libri} && all_sets="${all_sets} libri_train libri_dev"
 if [ ${stop_stage} -ge 4 ] && [ ${stage} -le 5 ]; then
   n_asr=$(echo ${asr_config} ${asr_finetune_config} | wc -w); n_acc=$(echo ${accent_configs} | wc -w)
   log "Preset ${preset}: ${n_asr} ASR config(s) (stage 4), ${n_acc} accent config(s) (stage 5): ${accent_configs}"
+  if ${refit}; then
+    log "--refit true: each accent config trains twice, on data/${train_set} (choices on dev) and on it + dev"
+  fi
   if [ "${preset}" = paper ] && ${real_aesrc} && ${preset_lists}; then
     log "WARNING: preset paper trains every row of the papers' tables (${n_asr} AMs on LibriSpeech, ${n_acc} accent"
     log "WARNING: models, 30-100 epochs each): days of GPU time, weeks on CPU. --preset real trains the recommended"
@@ -281,6 +288,32 @@ if [ ${stage} -le 5 ] && [ ${stop_stage} -ge 5 ]; then
       echo "${settings}" > exp/phonotactic/.done
     fi
   fi
+  if ${refit}; then
+    # every choice (configs, epochs, fusion weights) was made on dev above; the final systems train
+    # on dev's speakers too (README "Real corpora": more speakers is what a small corpus lacks most)
+    refit_set=${train_set}_dev
+    phone_files=$(printf 'text.phone_rec_lw%g ' ${phone_lw})
+    extra=""; ${phonotactic} && extra=${phone_files}
+    settings="$(for x in ${train_set} dev; do fingerprint data/${x}/utt2spk data/${x}/feats.scp; done) ${extra}"
+    if must_run data/${refit_set}/.done "${settings}"; then
+      utils/combine_data.sh --extra-files "${extra}" data/${refit_set} data/${train_set} data/dev
+      cp data/${train_set}/accents data/${refit_set}/accents
+      echo "${settings}" > data/${refit_set}/.done
+    fi
+    cmvn_stats ${refit_set}
+    log "Stage 5: refit on data/${refit_set} (dev is among its speakers: its accuracy there means nothing)"
+    exp_tag=_refit train_configs 5 ${refit_set} dev ${accent_configs}
+    if ${phonotactic}; then
+      refit_data=""; [ -f data/test/utt2accent ] && refit_data="--data test=data/test"
+      settings="$(for f in ${phone_files} utt2dur; do fingerprint data/${refit_set}/${f}; done) rate ${phone_rate} ${refit_data}"
+      if must_run exp/phonotactic_refit/.done "${settings}"; then
+        $train_cmd exp/phonotactic_refit/log/train.log \
+          python -m accent.bin.train_phonotactic --train-data data/${refit_set} --exp-dir exp/phonotactic_refit \
+            --language-weights ${phone_lw} --rate-scale ${phone_rate} ${refit_data}
+        echo "${settings}" > exp/phonotactic_refit/.done
+      fi
+    fi
+  fi
 fi
 
 if [ ${stage} -le 6 ] && [ ${stop_stage} -ge 6 ]; then
@@ -301,6 +334,29 @@ if [ ${stage} -le 6 ] && [ ${stop_stage} -ge 6 ]; then
     fi
     dirs=(exp/phonotactic "${dirs[@]}" "${dirs[@]/%/_prlm_fusion}" "${fused[@]}")
   fi
+  if ${refit}; then
+    refit_dirs=($(exp_tag=_refit exp_dirs ${accent_configs}))
+    if [ -f data/test/wav.scp ] && [ ${#refit_dirs[@]} -gt 0 ]; then
+      # test only: dev's speakers are training speakers of the refitted systems
+      score_experiments "--data test=data/test --no-plots" "${refit_dirs[@]}"
+      if ${phonotactic} && [ -f data/test/utt2accent ]; then
+        fused=()
+        for dir in "${refit_dirs[@]}"; do  # with the weights their dev-split versions chose
+          python -m accent.bin.fuse ${dir} exp/phonotactic_refit --out-dir ${dir}_prlm_fusion --sets test \
+            --weights-from ${dir%_refit}_prlm_fusion
+        done
+        if [ ${#refit_dirs[@]} -gt 1 ]; then
+          python -m accent.bin.fuse "${refit_dirs[@]}" exp/phonotactic_refit --out-dir exp/fusion_refit --sets test \
+            --weights-from exp/fusion
+          fused=(exp/fusion_refit)
+        fi
+        refit_dirs=(exp/phonotactic_refit "${refit_dirs[@]}" "${refit_dirs[@]/%/_prlm_fusion}" "${fused[@]}")
+      fi
+      dirs+=("${refit_dirs[@]}")
+    else
+      log "Stage 6: --refit true: no test set to score the refitted systems on"
+    fi
+  fi
   # RESULTS.md keeps the rows of experiments scored by earlier calls
   [ ${#dirs[@]} -gt 0 ] && python -m accent.bin.collect_results --out RESULTS.md "${dirs[@]}"
   log "Stage 6: RESULTS.md; per experiment exp/<name>/results.md, decode_<set>/confusion.png, plots/*.png"
@@ -308,7 +364,8 @@ fi
 
 if [ ${stage} -le 7 ] && [ ${stop_stage} -ge 7 ]; then
   log "Stage 7: export for inference (TorchScript + ONNX, features in; ONNX, waveform in; checked against PyTorch to 1e-4)"
-  export_experiments 7 "torchscript onnx onnx_wav" $(exp_dirs ${accent_configs})
+  export_experiments 7 "torchscript onnx onnx_wav" $(exp_dirs ${accent_configs}) \
+    $(${refit} && exp_tag=_refit exp_dirs ${accent_configs})
   log "Stage 7: try it: accent-id --model exp/<name>/export/model_wav.onnx some.wav"
 fi
 
