@@ -23,6 +23,10 @@ from typing import Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
 
+from accent.utils.files import DataDirError
+
+from .score_table import LOGP, read_score_table, write_score_table
+
 # log of the smallest normal float32: the floor of a posterior that underflowed to 0
 LOG_FLOOR = float(np.log(np.finfo(np.float32).tiny))
 
@@ -96,26 +100,16 @@ GROUP_SCORES = "speaker_scores.tsv"  # a decode directory's own per-speaker scor
 
 
 def write_group_scores(path: Path, scores: Mapping[str, np.ndarray], labels: Sequence[str]) -> None:
-    """``spk <score per label>`` lines (tab-separated, ``logp_<label>`` header, 8 significant digits)."""
-    from accent.data.kaldi_dir import write_text_atomic
-
-    lines = ["\t".join(["spk", *("logp_" + lab for lab in labels)])]
-    lines += ["\t".join([g, *(f"{x:.8g}" for x in scores[g])]) for g in sorted(scores, key=lambda g: g.encode("utf-8"))]
-    write_text_atomic(Path(path), "\n".join(lines) + "\n")
+    """``spk <score per label>`` lines (:mod:`accent.evaluation.score_table`), in C order."""
+    groups = sorted(scores, key=lambda g: g.encode("utf-8"))
+    write_score_table(path, ["spk"], [[g] for g in groups], labels,
+                      np.array([scores[g] for g in groups]).reshape(len(groups), len(labels)))
 
 
 def read_group_scores(path: Path, labels: Sequence[str]) -> Dict[str, np.ndarray]:
     """The scores of :func:`write_group_scores`, whose columns must be ``labels``."""
-    rows = [line.rstrip("\n").split("\t") for line in Path(path).read_text(encoding="utf-8").splitlines()]
-    header = ["spk", *("logp_" + lab for lab in labels)]
-    if not rows or rows[0] != header:
-        raise ValueError(f"{path}: not a speaker-score file with the columns {' '.join(header)}")
-    out = {}
-    for n, r in enumerate(rows[1:], start=2):
-        if len(r) != len(header):
-            raise ValueError(f"{path}: line {n} has {len(r)} fields, the header {len(header)}")
-        try:
-            out[r[0]] = np.array([float(x) for x in r[1:]])
-        except ValueError:
-            raise ValueError(f"{path}: line {n}: a score that is not a number") from None
-    return out
+    keys, columns, values = read_score_table(path, ["spk"], "a speaker-score file")
+    if columns != [LOGP + lab for lab in labels]:
+        raise DataDirError(f"{path}: not a speaker-score file with the columns "
+                           f"{' '.join(LOGP + lab for lab in labels)}")
+    return {k[0]: v for k, v in zip(keys, values)}

@@ -21,7 +21,7 @@ import numpy as np
 
 from accent.data.kaldi_dir import DataDirError, read_mapping, write_list, write_text_atomic
 
-from .aggregate import GROUP_SCORES, group_decisions
+from .aggregate import group_decisions
 from .predictions import Decoded, decode_dir, read_predictions, read_speaker_scores, write_decode_dir
 
 log = logging.getLogger(__name__)
@@ -48,9 +48,9 @@ def _system_decode(exp_dir: Path, set_name: str):
     return d, p
 
 
-def _speaker_scores(d: Path, p, utt2spk: Mapping[str, str]) -> Dict[str, np.ndarray]:
+def _speaker_scores(d: Path, p, utt2spk: Mapping[str, str], own: Optional[Dict[str, np.ndarray]]
+                    ) -> Dict[str, np.ndarray]:
     """A system's score of each speaker: its own (``speaker_scores.tsv``), else its summed log-posteriors."""
-    own = read_speaker_scores(d, p.labels)
     g = group_decisions(p.utts, p.log_posteriors, utt2spk, p.labels, str(d / "utt2spk"), own)
     return dict(zip(g.groups, g.log_posteriors))
 
@@ -108,10 +108,11 @@ def fuse_experiments(exp_dirs: Sequence[Path], out_dir: Path, sets: Sequence[str
         spk_file = systems[0][0] / "utt2spk"
         spk = read_mapping(spk_file) if spk_file.is_file() else None
         speaker_scores = None
-        if spk is not None and any((d / GROUP_SCORES).is_file() for d, _ in systems):
+        own = [read_speaker_scores(d, p.labels) for d, p in systems] if spk is not None else []
+        if any(o is not None for o in own):
             # a system with its own speaker scores: the fused speaker score is the weighted sum of
             # each system's (its own, or its summed log-posteriors), as the utterances' are
-            per_system = [_speaker_scores(d, p, spk) for d, p in systems]
+            per_system = [_speaker_scores(d, p, spk, o) for (d, p), o in zip(systems, own)]
             speaker_scores = {g: sum(w * sc[g] for w, sc in zip(weights, per_system)) for g in per_system[0]}
         write_decode_dir(out_dir / f"decode_{s}", s, Decoded(
             utts=first.utts, refs=first.refs, hyps=[labels[int(k)] for k in lp.argmax(1)], posteriors=np.exp(lp),

@@ -17,7 +17,6 @@ are computed from them (see :mod:`accent.evaluation.scoring`).
 
 from __future__ import annotations
 
-import csv
 import io
 import logging
 import os
@@ -36,6 +35,7 @@ from accent.features.fbank import FbankConfig
 from accent.features.frontend import check_same_frontend, recorded_frontend
 
 from .aggregate import GROUP_SCORES, read_group_scores, write_group_scores
+from .score_table import LOGP, read_score_table, write_score_table
 from .subsample import subsample
 
 log = logging.getLogger(__name__)
@@ -169,18 +169,10 @@ def decode_dir(exp_dir: Path, set_name: str, checkpoint: str = "best.pt") -> Pat
     return Path(exp_dir) / (f"decode_{set_name}" if stem == "best" else f"decode_{set_name}_{stem}")
 
 
-LOGP = "logp_"  # prefix of the log-posterior columns of predictions.tsv
-
-
 def write_predictions(path: Path, d: Decoded) -> None:
-    """``utt ref hyp <log-posterior per label>`` lines (tab-separated, with a ``logp_<label>`` header)."""
-    buf = io.StringIO()
-    w = csv.writer(buf, delimiter="\t", lineterminator="\n")
-    w.writerow(["utt", "ref", "hyp", *(LOGP + lab for lab in d.labels)])
+    """``utt ref hyp <log-posterior per label>`` lines (:mod:`accent.evaluation.score_table`)."""
     refs = d.refs or [NO_LABEL] * len(d.utts)
-    for utt, ref, hyp, p in zip(d.utts, refs, d.hyps, d.log_post()):
-        w.writerow([utt, ref, hyp, *(f"{x:.8g}" for x in p)])
-    write_text_atomic(path, buf.getvalue())
+    write_score_table(path, ["utt", "ref", "hyp"], list(zip(d.utts, refs, d.hyps)), d.labels, d.log_post())
 
 
 @dataclass
@@ -196,27 +188,15 @@ def read_predictions(path: Path) -> Predictions:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: not found (accent.bin.score writes it)")
-    with open(path, encoding="utf-8", newline="") as f:
-        rows = list(csv.reader(f, delimiter="\t"))
-    if not rows or rows[0][:3] != ["utt", "ref", "hyp"]:
-        raise DataDirError(f"{path}: not a predictions file (its header must start with utt, ref, hyp)")
-    body = rows[1:]
-    bad = [i + 2 for i, r in enumerate(body) if len(r) != len(rows[0])]
-    if bad:
-        raise DataDirError(f"{path}: line {bad[0]} has {len(body[bad[0] - 2])} fields, the header {len(rows[0])}")
-    refs = [r[1] for r in body]
+    keys, columns, values = read_score_table(path, ["utt", "ref", "hyp"], "a predictions file")
+    refs = [k[1] for k in keys]
     labelled = all(r != NO_LABEL for r in refs)
-    columns = rows[0][3:]
-    try:
-        values = np.array([[float(x) for x in r[3:]] for r in body], dtype=np.float64).reshape(len(body), len(columns))
-    except ValueError as e:
-        raise DataDirError(f"{path}: a posterior column is not a number ({e})") from None
     if all(c.startswith(LOGP) for c in columns):
         labels = [c[len(LOGP):] for c in columns]
     else:  # written before log-posteriors: probabilities rounded to 4 decimals
         from .aggregate import log_posteriors
         labels, values = columns, log_posteriors(values)
-    return Predictions([r[0] for r in body], refs if labelled else None, [r[2] for r in body], labels, values)
+    return Predictions([k[0] for k in keys], refs if labelled else None, [k[2] for k in keys], labels, values)
 
 
 def write_embeddings(ark: Path, utts: Sequence[str], embeddings: np.ndarray) -> Path:
@@ -286,10 +266,7 @@ def read_speaker_scores(out_dir: Path, labels: Sequence[str]) -> Optional[Dict[s
     path = Path(out_dir) / GROUP_SCORES
     if not path.is_file():
         return None
-    try:
-        return read_group_scores(path, labels)
-    except ValueError as e:
-        raise DataDirError(str(e)) from None
+    return read_group_scores(path, labels)
 
 
 def write_decode_dir(out_dir: Path, name: str, d: Decoded, source: str = "") -> None:

@@ -47,14 +47,18 @@ def _check_streams(streams: Streams, num_streams: Optional[int] = None) -> int:
     return sizes.pop()
 
 
-def speaking_rates(streams: Streams, durations: Sequence[float]) -> np.ndarray:
-    """``(utterances, streams)``: log((recognised phones + 1) / seconds) of each decoding."""
-    n = _check_streams(streams)
+def _check_durations(durations: Sequence[float], n: int) -> np.ndarray:
     d = np.asarray(durations, dtype=float)
     if d.shape != (n,):
         raise ValueError(f"expected {n} durations (one per utterance), got {d.size}")
     if not np.all(d > 0):
         raise ValueError(f"{int(np.sum(~(d > 0)))} utterance(s) with a duration that is not positive")
+    return d
+
+
+def speaking_rates(streams: Streams, durations: Sequence[float]) -> np.ndarray:
+    """``(utterances, streams)``: log((recognised phones + 1) / seconds) of each decoding."""
+    d = _check_durations(durations, _check_streams(streams))
     counts = np.array([[len(t.split()) for t in s] for s in streams], dtype=float).T
     return np.log((counts + 1.0) / d[:, None])
 
@@ -169,12 +173,12 @@ class PhonotacticClassifier:
             norm = np.linalg.norm(x, axis=1, keepdims=True)  # TfidfVectorizer's l2 norm, per stream
             blocks.append(x / np.where(norm > 0, norm, 1.0))
         if self.rate is not None:
-            rates = speaking_rates(streams, durations)  # type: ignore[arg-type]  # checks every duration
-            if documents is not None:
-                joined = [[" ".join(texts[i] for i in members) for members in docs] for texts in streams]
-                rates = speaking_rates(joined, [sum(float(durations[i]) for i in members)  # type: ignore[index]
-                                                for members in docs])
-            blocks.append(self.rate(rates))
+            d = _check_durations(durations, n)  # type: ignore[arg-type]
+            rate_streams = streams
+            if documents is not None:  # a document's phones over its seconds
+                rate_streams = [[" ".join(texts[i] for i in members) for members in docs] for texts in streams]
+                d = np.array([d[members].sum() for members in docs])
+            blocks.append(self.rate(speaking_rates(rate_streams, d)))
         return np.hstack(blocks)
 
     def log_posteriors(self, streams: Streams, durations: Optional[Sequence[float]] = None,
